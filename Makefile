@@ -1,0 +1,59 @@
+# The two commands a new user needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export BW_VAR_DIR ?= var
+TEST_DATABASE_URL_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres lint format bench install migrate seed clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/bw migrate
+
+seed: migrate
+	$(BIN)/bw seed demo
+
+## Set everything up and start the platform (SQLite under var/ unless DATABASE_URL is set).
+run: migrate
+	$(BIN)/bw up
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy services/common gateway bw
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## The whole suite: lint, then tests on SQLite, then on PostgreSQL when one answers.
+test: lint test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	env -u TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest
+
+test-postgres: $(STAMP)
+	@url="$${TEST_DATABASE_URL:-$(TEST_DATABASE_URL_PG)}"; \
+	if $(BIN)/python -m tests.pg_available "$$url"; then \
+		TEST_DATABASE_URL="$$url" $(BIN)/pytest; \
+	elif [ -n "$$CI" ]; then \
+		echo "PostgreSQL is not reachable at $$url, and CI requires it" >&2; exit 1; \
+	else \
+		echo "PostgreSQL not reachable at $$url: skipped the PostgreSQL run"; \
+	fi
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

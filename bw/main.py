@@ -1,0 +1,141 @@
+"""`bw`: the platform's command line. Run `bw --help`."""
+
+from __future__ import annotations
+
+import signal
+import time
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bw.runner import Platform
+from bw.services import SERVICES, spec
+from gateway.settings import GatewaySettings
+from services.common.auth import Role, mint_token
+from services.common.migrate import upgrade
+from services.common.settings import AuthSettings
+
+app = typer.Typer(help="Run, migrate and operate the Better Work platform.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+class ServiceName(StrEnum):
+    assessment = "assessment"
+    training = "training"
+    reporting = "reporting"
+
+
+@app.command()
+def migrate(
+    service: Annotated[
+        list[ServiceName] | None, typer.Argument(help="Services to migrate (default: all).")
+    ] = None,
+    revision: str = "head",
+) -> None:
+    """Bring every service's database schema up to date (idempotent)."""
+    names = [s.value for s in service] if service else [s.name for s in SERVICES]
+    for name in names:
+        settings = spec(name).settings_class()
+        url, schema = settings.resolved_database_url(), settings.resolved_schema()
+        upgrade(name, url, schema, revision)
+        where = f"schema {schema}" if schema else url.split("///", 1)[-1]
+        console.print(f"[green]migrated[/] {name} ({where})")
+
+
+@app.command()
+def revision(
+    service: ServiceName,
+    message: Annotated[str, typer.Option("-m", "--message", help="What the change is.")],
+) -> None:
+    """Autogenerate a migration from the service's models (against a scratch SQLite database)."""
+    import tempfile
+    from pathlib import Path
+
+    from alembic import command
+
+    from services.common.migrate import alembic_config
+
+    with tempfile.TemporaryDirectory() as scratch:
+        url = f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}"
+        upgrade(service.value, url, None)
+        command.revision(
+            alembic_config(service.value, url, None), message=message, autogenerate=True
+        )
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="Role the token carries.")] = Role.ADMIN,
+    subject: Annotated[str | None, typer.Option(help="Subject (user or system id).")] = None,
+    factory_id: str | None = None,
+    brand_id: str | None = None,
+    country: str | None = None,
+    ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 30m, 1h, 7d.")] = "1h",
+) -> None:
+    """Mint a development token signed with the configured HS256 secret."""
+    typer.echo(
+        mint_token(
+            AuthSettings(),
+            role=role.value,
+            subject=subject,
+            ttl_seconds=parse_duration(ttl),
+            factory_id=factory_id,
+            brand_id=brand_id,
+            country=country,
+        )
+    )
+
+
+def parse_duration(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1] in units:
+            return int(text[:-1]) * units[text[-1]]
+        return int(text)
+    except (ValueError, IndexError) as exc:
+        raise typer.BadParameter(f"{text!r} is not a duration like 30m, 1h or 7d") from exc
+
+
+@app.command()
+def up(
+    host: str = "127.0.0.1",
+    gateway_port: Annotated[int | None, typer.Option(help="Default: GATEWAY_PORT or 8000.")] = None,
+) -> None:
+    """Start the gateway and the three services; stop them all with Ctrl-C."""
+    ports = {s.name: s.settings_class().port for s in SERVICES}
+    ports["gateway"] = gateway_port or GatewaySettings().port
+    platform = Platform(host=host, ports=ports)
+    stopping = False
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    platform.start()
+    try:
+        platform.wait_ready()
+        admin = mint_token(AuthSettings(), role="admin", subject="admin-dev", ttl_seconds=12 * 3600)
+        console.print("\n[bold green]Better Work platform is up[/]")
+        console.print(f"  gateway      {platform.url('gateway')}")
+        console.print(f"  API docs     {platform.url('gateway')}/docs")
+        for s in SERVICES:
+            console.print(f"  {s.name:<12} {platform.url(s.name)}/docs")
+        console.print(f"\n  admin token (12 h, for the docs page's Authorize button):\n  {admin}\n")
+        console.print("Press Ctrl-C to stop.")
+        while not stopping:
+            if failed := platform.failed():
+                console.print(f"[red]a process exited: {failed}; stopping the platform[/]")
+                raise typer.Exit(1)
+            time.sleep(0.5)
+    finally:
+        console.print("stopping ...")
+        platform.stop()
+        console.print("stopped")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,181 @@
+"""The gateway: the platform's one public door. It authenticates, limits, routes to the owning
+service and serves one merged OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.openapi import OpenAPICache
+from gateway.proxy import forward, route_for
+from gateway.ratelimit import RateLimiter
+from gateway.settings import GatewaySettings
+from services.common.auth import Principal, bearer_token, verify_token
+from services.common.body_limit import BodyLimitMiddleware
+from services.common.observability import RequestContextMiddleware
+from services.common.problems import Problem, install_problem_handlers
+from services.common.settings import AuthSettings
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"strict-transport-security", b"max-age=31536000"),
+]
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    auth_settings: AuthSettings | None = None,
+    transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    settings = settings or GatewaySettings()
+    auth_settings = auth_settings or AuthSettings()
+    transports = transports or {}
+    timeout = httpx.Timeout(settings.read_timeout_seconds, connect=settings.connect_timeout_seconds)
+
+    def make_clients() -> dict[str, httpx.AsyncClient]:
+        return {
+            name: httpx.AsyncClient(
+                base_url=url,
+                timeout=timeout,
+                transport=transports.get(name),
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            )
+            for name, url in settings.service_urls().items()
+        }
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for client in app.state.clients.values():
+            await client.aclose()
+
+    app = FastAPI(
+        title="gateway",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.auth_settings = auth_settings
+    app.state.clients = make_clients()
+    app.state.openapi = OpenAPICache(settings.openapi_cache_seconds)
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    install_problem_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "if-match",
+                "idempotency-key",
+                "x-request-id",
+            ],
+            expose_headers=["etag", "x-request-id", "retry-after", "location"],
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service="gateway")
+
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    @app.get("/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        return {"status": "ok", "service": "gateway"}
+
+    @app.get("/health/ready", include_in_schema=False)
+    async def ready() -> JSONResponse:
+        checks: dict[str, Any] = {}
+        for name, client in app.state.clients.items():
+            try:
+                answer = await client.get("/health/ready", timeout=2.0)
+                checks[name] = {"status": "ok" if answer.status_code == 200 else "down"}
+            except httpx.HTTPError as exc:
+                checks[name] = {"status": "down", "detail": type(exc).__name__}
+        healthy = all(check["status"] == "ok" for check in checks.values())
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "service": "gateway", "checks": checks},
+            status_code=200 if healthy else 503,
+        )
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        document = await app.state.openapi.get(app.state.clients, settings.routes)
+        return JSONResponse(document)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Better Work platform API")
+
+    @app.api_route(
+        "/{path:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+        include_in_schema=False,
+    )
+    async def proxy(request: Request, path: str) -> Response:
+        service = route_for(request.url.path, settings.routes)
+        if service is None:
+            raise Problem(404, f"No resource at {request.url.path}.")
+        principal = _authenticate(request, auth_settings)
+        caller = principal.subject if principal else f"ip:{_client_ip(request)}"
+        retry_after = app.state.limiter.check(caller)
+        if retry_after:
+            raise Problem(
+                429,
+                "Too many requests; slow down.",
+                headers={"Retry-After": str(int(retry_after))},
+            )
+        identity = (
+            {"x-bw-subject": principal.subject, "x-bw-role": principal.role} if principal else {}
+        )
+        return await forward(
+            request,
+            app.state.clients[service],
+            service,
+            identity=identity,
+        )
+
+    return app
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _authenticate(request: Request, auth_settings: AuthSettings) -> Principal | None:
+    """Reject a bad token here; no token passes as anonymous and each service decides."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    return verify_token(token, auth_settings)

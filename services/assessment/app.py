@@ -1,0 +1,27 @@
+"""The assessment service: factories, brands and consent, the CAT, assessments and findings."""
+
+from fastapi import FastAPI
+
+from services.assessment.models import OutboxEvent
+from services.assessment.settings import AssessmentSettings
+from services.common.app import create_service_app, get_read_session
+from services.common.db import Database
+from services.common.outbox import changes_router
+from services.common.settings import AuthSettings
+
+
+def create_app(
+    settings: AssessmentSettings | None = None,
+    database: Database | None = None,
+    auth_settings: AuthSettings | None = None,
+) -> FastAPI:
+    from services.assessment.factories.router import router as factories_router
+
+    return create_service_app(
+        title="assessment",
+        description=__doc__ or "",
+        settings=settings or AssessmentSettings(),
+        database=database,
+        auth_settings=auth_settings,
+        routers=[factories_router, changes_router(OutboxEvent, get_read_session)],
+    )

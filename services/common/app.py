@@ -1,0 +1,80 @@
+"""Builds a service app the same way every time: settings, database, errors, request ids, health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.body_limit import BodyLimitMiddleware
+from services.common.db import Database
+from services.common.health import ReadinessCheck, health_router
+from services.common.observability import RequestContextMiddleware
+from services.common.problems import install_problem_handlers
+from services.common.settings import AuthSettings, ServiceSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's database session (writes: takes the write lock on SQLite)."""
+    async for session in request.app.state.db.session():
+        yield session
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only session: on SQLite it never waits for writers."""
+    async for session in request.app.state.db.read_session():
+        yield session
+
+
+def create_service_app(
+    *,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter],
+    auth_settings: AuthSettings | None = None,
+    database: Database | None = None,
+    readiness_checks: dict[str, ReadinessCheck] | None = None,
+    extra_lifespan: Lifespan | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "db", None) is None:
+            app.state.db = Database(
+                settings.resolved_database_url(), settings.resolved_schema(), settings.sql_echo
+            )
+        try:
+            if extra_lifespan is not None:
+                async with extra_lifespan(app):
+                    yield
+            else:
+                yield
+        finally:
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.auth_settings = auth_settings or AuthSettings()
+    app.state.db = database
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.include_router(health_router(readiness_checks))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def app_state(request: Request, name: str) -> Any:
+    return getattr(request.app.state, name)

@@ -1,0 +1,66 @@
+"""Alembic plumbing shared by every service's migration environment and by `bw migrate`.
+
+Each service has its own environment under ``migrations/<service>/``; on PostgreSQL its tables
+and its ``alembic_version`` table live in the service's schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection
+
+from services.common.db import is_sqlite, make_engine
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS_DIR = REPO_ROOT / "migrations"
+
+
+def alembic_config(service: str, url: str, schema: str | None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR / service))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", str(MIGRATIONS_DIR / service / "versions"))
+    config.attributes["database_url"] = url
+    config.attributes["schema"] = schema
+    return config
+
+
+def upgrade(service: str, url: str, schema: str | None, revision: str = "head") -> None:
+    command.upgrade(alembic_config(service, url, schema), revision)
+
+
+def run_env(metadata: MetaData) -> None:
+    """Body of every ``env.py``: run migrations online through an async engine."""
+    config = context.config
+    url: str = config.attributes["database_url"]
+    schema: str | None = config.attributes.get("schema")
+
+    def do_run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            version_table_schema=schema,
+            compare_type=True,
+            render_as_batch=is_sqlite(url),
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = make_engine(url, schema)
+        try:
+            if schema:
+                async with engine.begin() as conn:
+                    await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            async with engine.connect() as conn:
+                await conn.run_sync(do_run)
+                await conn.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())

@@ -1,0 +1,77 @@
+"""Cursor (keyset) pagination: ``?limit=&cursor=`` in, ``{items, next_cursor}`` out.
+
+Cursors are opaque to clients (URL-safe base64 of the last key seen), and stable under inserts,
+unlike offsets.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from services.common.problems import Problem
+
+T = TypeVar("T")
+
+MAX_LIMIT = 500
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PageParams(BaseModel):
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: int = Query(50, ge=1, le=MAX_LIMIT, description="Items per page (1-500)."),
+    cursor: str | None = Query(None, max_length=512, description="`next_cursor` of the last page."),
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+def encode_cursor(key: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Any:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise Problem(
+            400, "The cursor is not one this API issued.", title="Invalid cursor"
+        ) from exc
+
+
+async def paginate(
+    session: AsyncSession,
+    stmt: Select[Any],
+    key_column: InstrumentedAttribute[Any],
+    params: PageParams,
+) -> tuple[Sequence[Any], str | None]:
+    """Run ``stmt`` ordered by a unique key, one page after the cursor; rows and next cursor."""
+    if params.cursor is not None:
+        after = decode_cursor(params.cursor)
+        if not isinstance(after, str | int):
+            raise Problem(400, "The cursor is not one this API issued.", title="Invalid cursor")
+        stmt = stmt.where(key_column > after)
+    stmt = stmt.order_by(key_column).limit(params.limit + 1)
+    rows = (await session.execute(stmt)).scalars().all()
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        next_cursor = encode_cursor(getattr(rows[-1], key_column.key))
+    return rows, next_cursor

@@ -1,0 +1,119 @@
+"""Fixtures: each service migrated once per run (SQLite, or PostgreSQL when TEST_DATABASE_URL is
+set), emptied before each test that uses it, served in-process through httpx's ASGITransport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from gateway.app import create_app as create_gateway
+from gateway.settings import GatewaySettings
+from services.assessment.app import create_app as create_assessment
+from services.assessment.models import metadata as assessment_metadata
+from services.assessment.settings import AssessmentSettings
+from services.common.db import Database
+from services.reporting.app import create_app as create_reporting
+from services.reporting.models import metadata as reporting_metadata
+from services.reporting.settings import ReportingSettings
+from services.training.app import create_app as create_training
+from services.training.models import metadata as training_metadata
+from services.training.settings import TrainingSettings
+from tests.support import TEST_AUTH, drop_schema, empty_tables, migrated_database
+
+
+@pytest.fixture(scope="session")
+def db_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("db")
+
+
+async def _session_database(service: str, db_dir: Path) -> AsyncIterator[Database]:
+    database = await migrated_database(service, db_dir)
+    yield database
+    await database.dispose()
+    await drop_schema(database.url, database.schema)
+
+
+@pytest.fixture(scope="session")
+async def assessment_database(db_dir: Path) -> AsyncIterator[Database]:
+    async for database in _session_database("assessment", db_dir):
+        yield database
+
+
+@pytest.fixture(scope="session")
+async def training_database(db_dir: Path) -> AsyncIterator[Database]:
+    async for database in _session_database("training", db_dir):
+        yield database
+
+
+@pytest.fixture(scope="session")
+async def reporting_database(db_dir: Path) -> AsyncIterator[Database]:
+    async for database in _session_database("reporting", db_dir):
+        yield database
+
+
+@pytest.fixture
+async def assessment_app(assessment_database: Database) -> FastAPI:
+    await empty_tables(assessment_database, assessment_metadata)
+    return create_assessment(AssessmentSettings(), assessment_database, TEST_AUTH)
+
+
+@pytest.fixture
+async def training_app(training_database: Database) -> FastAPI:
+    await empty_tables(training_database, training_metadata)
+    return create_training(TrainingSettings(), training_database, TEST_AUTH)
+
+
+@pytest.fixture
+async def reporting_app(reporting_database: Database) -> FastAPI:
+    await empty_tables(reporting_database, reporting_metadata)
+    return create_reporting(ReportingSettings(), reporting_database, TEST_AUTH)
+
+
+def _client(app: FastAPI, name: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+
+
+@pytest.fixture
+async def assessment_client(assessment_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(assessment_app, "assessment") as client:
+        yield client
+
+
+@pytest.fixture
+async def training_client(training_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(training_app, "training") as client:
+        yield client
+
+
+@pytest.fixture
+async def reporting_client(reporting_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(reporting_app, "reporting") as client:
+        yield client
+
+
+@pytest.fixture
+async def gateway_app(
+    assessment_app: FastAPI, training_app: FastAPI, reporting_app: FastAPI
+) -> AsyncIterator[FastAPI]:
+    """The gateway in front of the three services, all in-process."""
+    app = create_gateway(
+        GatewaySettings(rate_limit_per_minute=100_000, rate_limit_burst=100_000),
+        TEST_AUTH,
+        transports={
+            "assessment": httpx.ASGITransport(app=assessment_app),
+            "training": httpx.ASGITransport(app=training_app),
+            "reporting": httpx.ASGITransport(app=reporting_app),
+        },
+    )
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def gateway_client(gateway_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(gateway_app, "gateway") as client:
+        yield client
