@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from services.assessment.models import OutboxEvent
+from services.assessment.models import IdempotencyRecord, OutboxEvent
 from services.assessment.settings import AssessmentSettings
 from services.common.app import create_service_app, get_read_session
 from services.common.db import Database
@@ -23,5 +23,6 @@ def create_app(
         settings=settings or AssessmentSettings(),
         database=database,
         auth_settings=auth_settings,
+        idempotency_model=IdempotencyRecord,
         routers=[factories_router, changes_router(OutboxEvent, get_read_session)],
     )

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.common.idempotency import IdempotencyFields
 from services.common.outbox import OutboxFields, utcnow
 
 
@@ -15,6 +16,10 @@ class AssessmentTable(SQLModel, registry=registry()):
 
 class OutboxEvent(AssessmentTable, OutboxFields, table=True):
     __tablename__ = "outbox"
+
+
+class IdempotencyRecord(AssessmentTable, IdempotencyFields, table=True):
+    __tablename__ = "idempotency_record"
 
 
 metadata = AssessmentTable.metadata

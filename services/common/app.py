@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.body_limit import BodyLimitMiddleware
 from services.common.db import Database
 from services.common.health import ReadinessCheck, health_router
+from services.common.idempotency import IdempotencyFields, IdempotencyMiddleware
 from services.common.observability import RequestContextMiddleware
 from services.common.problems import install_problem_handlers
 from services.common.settings import AuthSettings, ServiceSettings
@@ -41,6 +42,7 @@ def create_service_app(
     database: Database | None = None,
     readiness_checks: dict[str, ReadinessCheck] | None = None,
     extra_lifespan: Lifespan | None = None,
+    idempotency_model: type[IdempotencyFields] | None = None,
     version: str = "0.1.0",
 ) -> FastAPI:
     @asynccontextmanager
@@ -68,6 +70,12 @@ def create_service_app(
     app.state.auth_settings = auth_settings or AuthSettings()
     app.state.db = database
     install_problem_handlers(app)
+    if idempotency_model is not None:
+        app.add_middleware(
+            IdempotencyMiddleware,
+            model=idempotency_model,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+        )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(health_router(readiness_checks))

@@ -53,6 +53,7 @@ class ServiceSettings(BaseSettings):
     http_timeout_seconds: float = 5.0
     max_body_bytes: int = 5 * 1024 * 1024
     max_page_size: int = 500
+    idempotency_ttl_seconds: int = 24 * 3600
     default_page_size: int = 50
     peer_urls: dict[str, str] = Field(default_factory=dict)
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 from services.common.db import Database
 from services.common.settings import AuthSettings
+from services.reporting.models import IdempotencyRecord
 from services.reporting.settings import ReportingSettings
 
 
@@ -22,5 +23,6 @@ def create_app(
         settings=settings or ReportingSettings(),
         database=database,
         auth_settings=auth_settings,
+        idempotency_model=IdempotencyRecord,
         routers=[freshness_router],
     )

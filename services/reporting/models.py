@@ -5,11 +5,16 @@ from datetime import datetime
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.common.idempotency import IdempotencyFields
 from services.common.outbox import utcnow
 
 
 class ReportingTable(SQLModel, registry=registry()):
     pass
+
+
+class IdempotencyRecord(ReportingTable, IdempotencyFields, table=True):
+    __tablename__ = "idempotency_record"
 
 
 class FeedCursor(ReportingTable, table=True):

@@ -7,7 +7,7 @@ from services.common.app import create_service_app, get_read_session
 from services.common.db import Database
 from services.common.outbox import changes_router
 from services.common.settings import AuthSettings
-from services.training.models import OutboxEvent
+from services.training.models import IdempotencyRecord, OutboxEvent
 from services.training.settings import TrainingSettings
 
 
@@ -24,5 +24,6 @@ def create_app(
         settings=settings or TrainingSettings(),
         database=database,
         auth_settings=auth_settings,
+        idempotency_model=IdempotencyRecord,
         routers=[courses_router, changes_router(OutboxEvent, get_read_session)],
     )

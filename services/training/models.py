@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.common.idempotency import IdempotencyFields
 from services.common.outbox import OutboxFields, utcnow
 
 
@@ -15,6 +16,10 @@ class TrainingTable(SQLModel, registry=registry()):
 
 class OutboxEvent(TrainingTable, OutboxFields, table=True):
     __tablename__ = "outbox"
+
+
+class IdempotencyRecord(TrainingTable, IdempotencyFields, table=True):
+    __tablename__ = "idempotency_record"
 
 
 metadata = TrainingTable.metadata

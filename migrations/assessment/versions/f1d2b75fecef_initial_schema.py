@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: d156fbe17dda
+Revision ID: f1d2b75fecef
 Revises: 
-Create Date: 2026-11-25 11:35:42.950211
+Create Date: 2026-11-25 11:38:58.046034
 
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel types)
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'd156fbe17dda'
+revision: str = 'f1d2b75fecef'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -34,6 +34,19 @@ def upgrade() -> None:
     with op.batch_alter_table('factory', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_factory_country'), ['country'], unique=False)
         batch_op.create_index(batch_op.f('ix_factory_name'), ['name'], unique=False)
+
+    op.create_table('idempotency_record',
+    sa.Column('scope_key', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('request_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('status', sa.Integer(), nullable=True),
+    sa.Column('headers_json', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('body_b64', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('scope_key')
+    )
+    with op.batch_alter_table('idempotency_record', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idempotency_record_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -58,6 +71,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_outbox_aggregate_id'))
 
     op.drop_table('outbox')
+    with op.batch_alter_table('idempotency_record', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_idempotency_record_expires_at'))
+
+    op.drop_table('idempotency_record')
     with op.batch_alter_table('factory', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_factory_name'))
         batch_op.drop_index(batch_op.f('ix_factory_country'))

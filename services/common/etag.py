@@ -1,0 +1,63 @@
+"""ETags and ``If-Match`` for optimistic concurrency: of N concurrent updates from one version,
+exactly one wins and the rest get 412; no update is lost.
+
+A mutable table declares ``version: int`` and maps it as SQLAlchemy's version counter
+(``__mapper_args__ = {"version_id_col": ...}`` via :func:`versioned`), so the UPDATE itself
+checks the version and a racing writer fails even after passing the header check.
+
+Usage in a router::
+
+    response.headers["ETag"] = etag_for(obj.id, obj.version)        # on GET / POST / PATCH
+    require_if_match(request, etag_for(obj.id, obj.version))         # before changing obj
+    async with stale_write_guard():                                  # around flush/commit
+        await session.commit()
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm.exc import StaleDataError
+
+from services.common.problems import Problem
+
+
+def etag_for(identifier: str, version: int) -> str:
+    return f'"{identifier}.v{version}"'
+
+
+def versioned(version_column: Any) -> dict[str, Any]:
+    """``__mapper_args__`` making ``version`` SQLAlchemy's optimistic version counter."""
+    return {"version_id_col": version_column}
+
+
+def _stale(detail: str) -> Problem:
+    return Problem(412, detail, title="Precondition Failed")
+
+
+def require_if_match(request: Request, current_etag: str) -> None:
+    header = request.headers.get("if-match")
+    if header is None:
+        raise Problem(
+            428,
+            "Send If-Match with the ETag you last read, so a concurrent change is not lost.",
+            title="Precondition Required",
+        )
+    candidates = {tag.strip() for tag in header.split(",")}
+    candidates |= {tag.removeprefix("W/") for tag in candidates}
+    if "*" not in candidates and current_etag not in candidates:
+        raise _stale(
+            f"The resource has changed since you read it (current ETag {current_etag}); "
+            "read it again and reapply your change."
+        )
+
+
+@asynccontextmanager
+async def stale_write_guard() -> AsyncIterator[None]:
+    try:
+        yield
+    except StaleDataError as exc:
+        raise _stale("The resource changed while you were updating it; read it again.") from exc
