@@ -1,9 +1,9 @@
 """ETags and ``If-Match`` for optimistic concurrency: of N concurrent updates from one version,
 exactly one wins and the rest get 412; no update is lost.
 
-A mutable table declares ``version: int`` and maps it as SQLAlchemy's version counter
-(``__mapper_args__ = {"version_id_col": ...}`` via :func:`versioned`), so the UPDATE itself
-checks the version and a racing writer fails even after passing the header check.
+A mutable table inherits :class:`Versioned` (``class Factory(AssessmentTable, Versioned,
+table=True)``): its ``version`` column is SQLAlchemy's version counter, so the UPDATE itself checks
+the version and a racing writer fails even after passing the header check.
 
 Usage in a router::
 
@@ -20,7 +20,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy.orm import declared_attr
 from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Field, SQLModel
 
 from services.common.problems import Problem
 
@@ -29,9 +31,14 @@ def etag_for(identifier: str, version: int) -> str:
     return f'"{identifier}.v{version}"'
 
 
-def versioned(version_column: Any) -> dict[str, Any]:
-    """``__mapper_args__`` making ``version`` SQLAlchemy's optimistic version counter."""
-    return {"version_id_col": version_column}
+class Versioned(SQLModel):
+    """Mixin for mutable tables: ``version`` starts at 1 and every UPDATE increments it."""
+
+    version: int = Field(default=1)
+
+    @declared_attr  # type: ignore[misc]
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
 
 def _stale(detail: str) -> Problem:

@@ -1,0 +1,100 @@
+"""Token verification refuses forged, expired, early, wrong-issuer, wrong-audience and unsigned
+tokens; Access enforces the declared roles."""
+
+import time
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from services.common.auth import Principal, verify_token
+from services.common.problems import Problem
+from services.common.settings import AuthSettings
+from tests.support import TEST_AUTH, auth_header, token
+
+
+def claims(**overrides: object) -> dict[str, object]:
+    now = int(time.time())
+    base: dict[str, object] = {
+        "sub": "user-1",
+        "role": "staff",
+        "iss": TEST_AUTH.issuer,
+        "aud": TEST_AUTH.audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def sign(payload: dict[str, object], secret: str | None = None) -> str:
+    return jwt.encode(payload, secret or TEST_AUTH.secret(), algorithm="HS256")
+
+
+def test_valid_token_yields_principal() -> None:
+    principal = verify_token(token("brand", brand_id="brd_1"), TEST_AUTH)
+    assert principal == Principal(subject="brand-dev", role="brand", brand_id="brd_1")
+
+
+@pytest.mark.parametrize(
+    ("description", "bad_token"),
+    [
+        ("forged signature", lambda: sign(claims(), "another-secret-another-secret-0123456789")),
+        ("expired", lambda: sign(claims(exp=int(time.time()) - 3600))),
+        ("not yet valid", lambda: sign(claims(nbf=int(time.time()) + 3600))),
+        ("wrong audience", lambda: sign(claims(aud="someone-else"))),
+        ("wrong issuer", lambda: sign(claims(iss="evil"))),
+        ("no expiry", lambda: sign(claims(exp=None))),
+        ("unknown role", lambda: sign(claims(role="superuser"))),
+        ("brand without brand_id", lambda: sign(claims(role="brand"))),
+        ("factory without factory_id", lambda: sign(claims(role="factory"))),
+        ("alg none", lambda: jwt.encode(claims(role="admin"), None, algorithm="none")),
+        ("garbage", lambda: "not.a.token"),
+    ],
+)
+def test_bad_tokens_are_refused(description: str, bad_token) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Problem) as caught:
+        verify_token(bad_token(), TEST_AUTH)
+    assert caught.value.status == 401, description
+    assert "Bearer" in caught.value.headers["WWW-Authenticate"]
+
+
+def test_rs256_token_verified_with_configured_public_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    key_file = tmp_path / "idp.pem"
+    key_file.write_bytes(public_pem)
+    settings = AuthSettings(
+        algorithms=["RS256"], jwt_public_key_file=key_file, issuer="bw-test", audience="bw-platform"
+    )
+    good = jwt.encode(claims(role="service", sub="sync-worker"), private_key, algorithm="RS256")
+    assert verify_token(good, settings).subject == "sync-worker"
+    # A token signed HS256 is refused when only RS256 is accepted (no algorithm confusion).
+    with pytest.raises(Problem):
+        verify_token(sign(claims(role="admin")), settings)
+
+
+async def test_missing_token_is_401_with_challenge(assessment_client: httpx.AsyncClient) -> None:
+    response = await assessment_client.get("/v1/factories")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_role_not_allowed_is_403(assessment_client: httpx.AsyncClient) -> None:
+    response = await assessment_client.post(
+        "/v1/factories", json={"name": "X", "country": "UZ"}, headers=auth_header("constituent")
+    )
+    assert response.status_code == 403
+
+
+async def test_non_bearer_scheme_is_401(assessment_client: httpx.AsyncClient) -> None:
+    response = await assessment_client.get(
+        "/v1/factories", headers={"authorization": "Basic dXNlcjpwYXNz"}
+    )
+    assert response.status_code == 401
