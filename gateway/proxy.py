@@ -48,6 +48,14 @@ def _request_headers(request: Request, identity: dict[str, str]) -> list[tuple[s
     return headers
 
 
+async def _raw_body(upstream: httpx.Response) -> bytes:
+    """The body as sent (still compressed if it was), so headers stay true."""
+    try:
+        return b"".join([chunk async for chunk in upstream.aiter_raw()])
+    except httpx.StreamConsumed:  # already read by a transport (in-process tests)
+        return upstream.content
+
+
 async def forward(
     request: Request,
     client: httpx.AsyncClient,
@@ -86,7 +94,7 @@ async def forward(
     length = upstream.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) <= BUFFER_RESPONSE_BELOW:
         try:
-            body = b"".join([chunk async for chunk in upstream.aiter_raw()])
+            body = await _raw_body(upstream)
         finally:
             await upstream.aclose()
         response = Response(content=body, status_code=upstream.status_code)

@@ -1,0 +1,99 @@
+"""The gateway's own duties: tokens, identity headers, limits, and failing services."""
+
+import json
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+from tests.support import TEST_AUTH, auth_header
+
+
+class RecordingService:
+    """Stands in for a service: records what reached it."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(200, json={"ok": True, "path": request.url.path})
+
+
+def gateway_with(transport: httpx.AsyncBaseTransport, **settings: object) -> httpx.AsyncClient:
+    app = create_app(
+        GatewaySettings(**settings),  # type: ignore[arg-type]
+        TEST_AUTH,
+        transports={name: transport for name in ("assessment", "training", "reporting")},
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+
+
+async def test_bad_token_is_refused_before_any_service_is_called() -> None:
+    service = RecordingService()
+    async with gateway_with(httpx.MockTransport(service)) as client:
+        response = await client.get(
+            "/v1/factories", headers={"authorization": "Bearer forged.token.value"}
+        )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert service.requests == []
+
+
+async def test_client_identity_headers_are_replaced_by_verified_ones() -> None:
+    service = RecordingService()
+    async with gateway_with(httpx.MockTransport(service)) as client:
+        await client.get(
+            "/v1/factories",
+            headers={**auth_header("brand", brand_id="brd_1"), "x-bw-role": "admin"},
+        )
+        await client.get("/v1/factories", headers={"x-bw-role": "admin", "x-bw-subject": "root"})
+    with_token, anonymous = service.requests
+    assert with_token.headers.get_list("x-bw-role") == ["brand"]
+    assert "x-bw-role" not in anonymous.headers and "x-bw-subject" not in anonymous.headers
+
+
+async def test_rate_limit_gives_429_with_retry_after() -> None:
+    service = RecordingService()
+    async with gateway_with(
+        httpx.MockTransport(service), rate_limit_per_minute=60, rate_limit_burst=3
+    ) as client:
+        statuses = [(await client.get("/v1/reports/freshness")).status_code for _ in range(5)]
+        last = await client.get("/v1/reports/freshness")
+    assert statuses[:3] == [200, 200, 200]
+    assert statuses[3:] == [429, 429]
+    assert last.status_code == 429 and int(last.headers["retry-after"]) >= 1
+    assert last.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (httpx.ConnectError("connection refused"), 503),
+        (httpx.ReadTimeout("too slow"), 504),
+    ],
+)
+async def test_unreachable_or_slow_service_gives_problem(error: Exception, status: int) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    async with gateway_with(httpx.MockTransport(fail)) as client:
+        response = await client.get("/v1/courses", headers=auth_header("staff"))
+    assert response.status_code == status
+    body = response.json()
+    assert body["status"] == status and body["service"] == "training"
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_openapi_survives_a_service_being_down() -> None:
+    def only_assessment(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "127.0.0.1" and request.url.port == 8001:
+            document = {"openapi": "3.1.0", "paths": {"/v1/factories": {"get": {}}}}
+            return httpx.Response(200, content=json.dumps(document))
+        raise httpx.ConnectError("down")
+
+    async with gateway_with(httpx.MockTransport(only_assessment)) as client:
+        document = (await client.get("/openapi.json")).json()
+    assert "/v1/factories" in document["paths"]
+    assert document["info"]["x-unavailable-services"] == ["reporting", "training"]
