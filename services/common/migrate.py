@@ -55,8 +55,13 @@ def run_env(metadata: MetaData) -> None:
         engine = make_engine(url, schema)
         try:
             if schema:
+                # Check first: a service role may own its schema without CREATE on the database.
                 async with engine.begin() as conn:
-                    await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                    exists = await conn.scalar(
+                        text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+                    )
+                    if not exists:
+                        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
             async with engine.connect() as conn:
                 await conn.run_sync(do_run)
                 await conn.commit()
