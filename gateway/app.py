@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.openapi import OpenAPICache
-from gateway.proxy import forward, route_for
+from gateway.proxy import Upstream, forward, route_for
 from gateway.ratelimit import RateLimiter
+from gateway.resilience import CircuitBreaker
 from gateway.settings import GatewaySettings
 from services.common.auth import Principal, bearer_token, verify_token
 from services.common.body_limit import BodyLimitMiddleware
@@ -61,13 +62,19 @@ def create_app(
     transports = transports or {}
     timeout = httpx.Timeout(settings.read_timeout_seconds, connect=settings.connect_timeout_seconds)
 
-    def make_clients() -> dict[str, httpx.AsyncClient]:
+    def make_upstreams() -> dict[str, Upstream]:
         return {
-            name: httpx.AsyncClient(
-                base_url=url,
-                timeout=timeout,
-                transport=transports.get(name),
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            name: Upstream(
+                name=name,
+                client=httpx.AsyncClient(
+                    base_url=url,
+                    timeout=timeout,
+                    transport=transports.get(name),
+                    limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                ),
+                breaker=CircuitBreaker(
+                    settings.breaker_failure_threshold, settings.breaker_reset_seconds
+                ),
             )
             for name, url in settings.service_urls().items()
         }
@@ -75,8 +82,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        for client in app.state.clients.values():
-            await client.aclose()
+        for upstream in app.state.upstreams.values():
+            await upstream.client.aclose()
 
     app = FastAPI(
         title="gateway",
@@ -87,7 +94,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.auth_settings = auth_settings
-    app.state.clients = make_clients()
+    app.state.upstreams = make_upstreams()
     app.state.openapi = OpenAPICache(settings.openapi_cache_seconds)
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     install_problem_handlers(app)
@@ -117,9 +124,9 @@ def create_app(
     @app.get("/health/ready", include_in_schema=False)
     async def ready() -> JSONResponse:
         checks: dict[str, Any] = {}
-        for name, client in app.state.clients.items():
+        for name, upstream in app.state.upstreams.items():
             try:
-                answer = await client.get("/health/ready", timeout=2.0)
+                answer = await upstream.client.get("/health/ready", timeout=2.0)
                 checks[name] = {"status": "ok" if answer.status_code == 200 else "down"}
             except httpx.HTTPError as exc:
                 checks[name] = {"status": "down", "detail": type(exc).__name__}
@@ -131,7 +138,8 @@ def create_app(
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
-        document = await app.state.openapi.get(app.state.clients, settings.routes)
+        clients = {name: u.client for name, u in app.state.upstreams.items()}
+        document = await app.state.openapi.get(clients, settings.routes)
         return JSONResponse(document)
 
     @app.get("/docs", include_in_schema=False)
@@ -161,9 +169,11 @@ def create_app(
         )
         return await forward(
             request,
-            app.state.clients[service],
-            service,
+            app.state.upstreams[service],
             identity=identity,
+            read_timeout=settings.timeout_for(request.url.path),
+            retries=settings.retries,
+            retry_backoff=settings.retry_backoff_seconds,
         )
 
     return app

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+from dataclasses import dataclass
+
 import httpx
 from fastapi import Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
+from gateway.resilience import CircuitBreaker
 from services.common.problems import problem_response
 
 HOP_BY_HOP = frozenset(
@@ -56,58 +61,88 @@ async def _raw_body(upstream: httpx.Response) -> bytes:
         return upstream.content
 
 
+@dataclass
+class Upstream:
+    """One service as the gateway sees it: a pooled client and its circuit breaker."""
+
+    name: str
+    client: httpx.AsyncClient
+    breaker: CircuitBreaker
+
+
+def _unavailable(request: Request, service: str, retry_after: float) -> Response:
+    return problem_response(
+        request,
+        503,
+        f"The {service} service is unavailable; try again shortly.",
+        headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+        service=service,
+    )
+
+
 async def forward(
     request: Request,
-    client: httpx.AsyncClient,
-    service: str,
+    upstream: Upstream,
     *,
     identity: dict[str, str],
+    read_timeout: float,
+    retries: int = 1,
+    retry_backoff: float = 0.05,
 ) -> Response:
+    service = upstream.name
+    wait = upstream.breaker.allow()
+    if wait:
+        return _unavailable(request, service, wait)
     declared = request.headers.get("content-length")
-    has_body = request.method not in {"GET", "HEAD", "OPTIONS", "DELETE"} or declared not in (
-        None,
-        "0",
-    )
+    bodiless = request.method in {"GET", "HEAD", "OPTIONS", "DELETE"} and declared in (None, "0")
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     target = raw_path.decode("latin-1")
     if request.url.query:
         target += "?" + request.url.query
-    upstream_request = client.build_request(
-        request.method,
-        target,
-        headers=_request_headers(request, identity),
-        content=request.stream() if has_body else None,
-    )
-    try:
-        upstream = await client.send(upstream_request, stream=True)
-    except httpx.TimeoutException:
-        return problem_response(
-            request, 504, f"The {service} service did not answer in time.", service=service
+    client = upstream.client
+    attempts = 1 + (retries if bodiless else 0)
+    for attempt in range(attempts):
+        outgoing = client.build_request(
+            request.method,
+            target,
+            headers=_request_headers(request, identity),
+            content=None if bodiless else request.stream(),
+            timeout=httpx.Timeout(read_timeout, connect=client.timeout.connect),
         )
-    except httpx.TransportError:
-        return problem_response(
-            request, 503, f"The {service} service is unavailable.", service=service
-        )
+        try:
+            answer = await client.send(outgoing, stream=True)
+            break
+        except httpx.TimeoutException:
+            upstream.breaker.record_failure()
+            return problem_response(
+                request, 504, f"The {service} service did not answer in time.", service=service
+            )
+        except httpx.TransportError:
+            # Only a request that never reached the service (no body to replay) is retried.
+            if attempt + 1 < attempts:
+                await asyncio.sleep(retry_backoff * (2**attempt))
+                continue
+            upstream.breaker.record_failure()
+            return _unavailable(request, service, upstream.breaker.reset_seconds)
+    upstream.breaker.record_success()
     response_headers = [
-        (name, value) for name, value in upstream.headers.multi_items() if name not in HOP_BY_HOP
+        (k.encode("latin-1"), v.encode("latin-1"))
+        for k, v in answer.headers.multi_items()
+        if k not in HOP_BY_HOP
     ]
-    length = upstream.headers.get("content-length")
+    length = answer.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) <= BUFFER_RESPONSE_BELOW:
         try:
-            body = await _raw_body(upstream)
+            body = await _raw_body(answer)
         finally:
-            await upstream.aclose()
-        response = Response(content=body, status_code=upstream.status_code)
-        response.raw_headers = [
-            (k.encode("latin-1"), v.encode("latin-1")) for k, v in response_headers
-        ]
+            await answer.aclose()
+        response = Response(content=body, status_code=answer.status_code)
+        response.raw_headers = response_headers
         return response
     streaming = StreamingResponse(
-        upstream.aiter_raw(),
-        status_code=upstream.status_code,
-        background=BackgroundTask(upstream.aclose),
+        answer.aiter_raw(),
+        status_code=answer.status_code,
+        background=BackgroundTask(answer.aclose),
     )
-    streaming.raw_headers = [
-        (k.encode("latin-1"), v.encode("latin-1")) for k, v in response_headers
-    ]
+    streaming.raw_headers = response_headers
     return streaming

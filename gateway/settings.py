@@ -27,13 +27,24 @@ class GatewaySettings(BaseSettings):
     reporting_url: str = "http://127.0.0.1:8003"
     routes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
     connect_timeout_seconds: float = 1.0
-    read_timeout_seconds: float = 30.0
+    read_timeout_seconds: float = 15.0
+    # Longer budgets for slow routes (longest matching prefix wins), e.g. rendering a PDF.
+    route_timeouts: dict[str, float] = Field(default_factory=lambda: {"/v1/reports": 120.0})
+    # Requests without a body are retried this many times when the connection fails.
+    retries: int = 1
+    retry_backoff_seconds: float = 0.05
+    breaker_failure_threshold: int = 5
+    breaker_reset_seconds: float = 5.0
     openapi_cache_seconds: float = 30.0
     max_body_bytes: int = 5 * 1024 * 1024
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
     log_level: str = "INFO"
+
+    def timeout_for(self, path: str) -> float:
+        matches = [p for p in self.route_timeouts if path == p or path.startswith(p + "/")]
+        return self.route_timeouts[max(matches, key=len)] if matches else self.read_timeout_seconds
 
     def service_urls(self) -> dict[str, str]:
         return {

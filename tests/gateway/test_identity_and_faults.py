@@ -97,3 +97,85 @@ async def test_openapi_survives_a_service_being_down() -> None:
         document = (await client.get("/openapi.json")).json()
     assert "/v1/factories" in document["paths"]
     assert document["info"]["x-unavailable-services"] == ["reporting", "training"]
+
+
+async def test_dead_service_opens_the_circuit_and_is_not_called_again() -> None:
+    calls: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        raise httpx.ConnectError("refused")
+
+    async with gateway_with(
+        httpx.MockTransport(refuse),
+        retries=1,
+        retry_backoff_seconds=0,
+        breaker_failure_threshold=3,
+        breaker_reset_seconds=60,
+    ) as client:
+        statuses = [
+            (await client.get("/v1/courses", headers=auth_header("staff"))).status_code
+            for _ in range(6)
+        ]
+        refused = await client.get("/v1/courses", headers=auth_header("staff"))
+    assert statuses == [503] * 6
+    assert len(calls) == 3 * 2  # three failures, each tried twice, then the circuit is open
+    assert int(refused.headers["retry-after"]) > 1
+
+
+async def test_a_request_with_a_body_is_never_retried() -> None:
+    calls: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        raise httpx.ConnectError("refused")
+
+    async with gateway_with(
+        httpx.MockTransport(refuse), retries=3, retry_backoff_seconds=0
+    ) as client:
+        response = await client.post(
+            "/v1/courses", json={"code": "SST"}, headers=auth_header("staff")
+        )
+    assert response.status_code == 503
+    assert calls == ["POST"]
+
+
+async def test_a_connection_blip_is_retried_for_reads() -> None:
+    attempts: list[int] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise httpx.ConnectError("blip")
+        return httpx.Response(200, json={"items": []})
+
+    async with gateway_with(
+        httpx.MockTransport(flaky), retries=1, retry_backoff_seconds=0
+    ) as client:
+        response = await client.get("/v1/courses", headers=auth_header("staff"))
+    assert response.status_code == 200 and len(attempts) == 2
+
+
+def test_circuit_half_opens_after_the_reset_time() -> None:
+    from gateway.resilience import CircuitBreaker, CircuitState
+
+    breaker = CircuitBreaker(failure_threshold=2, reset_seconds=10)
+    breaker.record_failure(now=0)
+    breaker.record_failure(now=1)
+    assert breaker.state(now=2) is CircuitState.OPEN and breaker.allow(now=2) > 0
+    assert breaker.allow(now=11.5) == 0  # the one trial request
+    assert breaker.allow(now=11.6) > 0  # others wait for the trial's outcome
+    breaker.record_failure(now=12)
+    assert breaker.state(now=13) is CircuitState.OPEN
+    assert breaker.allow(now=22.5) == 0
+    breaker.record_success()
+    assert breaker.state() is CircuitState.CLOSED
+
+
+def test_route_timeouts_pick_the_longest_matching_prefix() -> None:
+    settings = GatewaySettings(
+        read_timeout_seconds=5, route_timeouts={"/v1/reports": 60, "/v1/reports/annual": 120}
+    )
+    assert settings.timeout_for("/v1/reports/annual/2024") == 120
+    assert settings.timeout_for("/v1/reports/freshness") == 60
+    assert settings.timeout_for("/v1/factories") == 5
