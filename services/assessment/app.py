@@ -15,7 +15,12 @@ def create_app(
     database: Database | None = None,
     auth_settings: AuthSettings | None = None,
 ) -> FastAPI:
+    from services.assessment.assessments.router import router as assessments_router
+    from services.assessment.brands.router import router as brands_router
+    from services.assessment.catalogs.router import router as catalogs_router
+    from services.assessment.consents.router import router as consents_router
     from services.assessment.factories.router import router as factories_router
+    from services.assessment.findings.router import router as findings_router
 
     return create_service_app(
         title="assessment",
@@ -24,5 +29,13 @@ def create_app(
         database=database,
         auth_settings=auth_settings,
         idempotency_model=IdempotencyRecord,
-        routers=[factories_router, changes_router(OutboxEvent, get_read_session)],
+        routers=[
+            factories_router,
+            consents_router,
+            brands_router,
+            catalogs_router,
+            assessments_router,
+            findings_router,
+            changes_router(OutboxEvent, get_read_session),
+        ],
     )

@@ -1,30 +1,84 @@
-from fastapi import APIRouter, Depends, Query
+"""Factories: register, search, read, update (If-Match)."""
+
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assessment.factories import service
-from services.assessment.factories.schemas import FactoryCreate, FactoryRead
+from services.assessment.factories.schemas import (
+    FactoryCreate,
+    FactoryRead,
+    FactoryUpdate,
+    ParticipationStatus,
+)
 from services.common.app import get_read_session, get_session
 from services.common.auth import Access, Principal, Role
+from services.common.etag import etag_for, require_if_match
 from services.common.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/v1/factories", tags=["factories"])
+
+WRITERS = Access(Role.ADMIN, Role.STAFF)
+READERS = Access(Role.ADMIN, Role.STAFF, Role.SERVICE, Role.FACTORY, Role.BRAND)
 
 
 @router.post("", status_code=201, response_model=FactoryRead, summary="Register a factory")
 async def create_factory(
     body: FactoryCreate,
+    response: Response,
     session: AsyncSession = Depends(get_session),
-    _caller: Principal = Depends(Access(Role.ADMIN, Role.STAFF)),
+    caller: Principal = Depends(WRITERS),
 ) -> FactoryRead:
-    return FactoryRead.model_validate(await service.create_factory(session, body))
+    factory = await service.create_factory(session, body, caller)
+    response.headers["ETag"] = etag_for(factory.id, factory.version)
+    response.headers["Location"] = f"/v1/factories/{factory.id}"
+    return service.to_read(factory)
 
 
-@router.get("", response_model=Page[FactoryRead], summary="List factories")
+@router.get("", response_model=Page[FactoryRead], summary="Search factories")
 async def list_factories(
     country: str | None = Query(None, pattern=r"^[A-Z]{2}$"),
+    region: str | None = Query(None, max_length=120),
+    status: ParticipationStatus | None = Query(None, description="Participation status."),
+    name_prefix: str | None = Query(None, min_length=1, max_length=100),
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_read_session),
-    _caller: Principal = Depends(Access(Role.ADMIN, Role.STAFF)),
+    caller: Principal = Depends(READERS),
 ) -> Page[FactoryRead]:
-    rows, next_cursor = await service.list_factories(session, params, country)
-    return Page(items=[FactoryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    rows, next_cursor = await service.list_factories(
+        session,
+        caller,
+        params,
+        country=country,
+        region=region,
+        status=status,
+        name_prefix=name_prefix,
+    )
+    return Page(items=[service.to_read(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{factory_id}", response_model=FactoryRead, summary="One factory")
+async def get_factory(
+    factory_id: str,
+    response: Response,
+    session: AsyncSession = Depends(get_read_session),
+    caller: Principal = Depends(READERS),
+) -> FactoryRead:
+    factory = await service.get_factory(session, factory_id, caller)
+    response.headers["ETag"] = etag_for(factory.id, factory.version)
+    return service.to_read(factory)
+
+
+@router.patch("/{factory_id}", response_model=FactoryRead, summary="Update a factory's profile")
+async def update_factory(
+    factory_id: str,
+    body: FactoryUpdate,
+    request: Request,
+    response: Response,
+    session: AsyncSession = Depends(get_session),
+    caller: Principal = Depends(WRITERS),
+) -> FactoryRead:
+    factory = await service.get_factory(session, factory_id, caller)
+    require_if_match(request, etag_for(factory.id, factory.version))
+    factory = await service.update_factory(session, factory, body)
+    response.headers["ETag"] = etag_for(factory.id, factory.version)
+    return service.to_read(factory)

@@ -1,22 +1,99 @@
-from datetime import datetime
+"""Request and response shapes of factories (enterprises)."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+COUNTRY = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
 
 
-class FactoryCreate(BaseModel):
+class ParticipationStatus(StrEnum):
+    applicant = "applicant"
+    active = "active"
+    suspended = "suspended"
+    withdrawn = "withdrawn"
+
+
+class Workforce(BaseModel):
+    """Head counts on the last assessment or registration; women + men never exceed total."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=300)
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
+    total: int | None = Field(default=None, ge=0, le=1_000_000)
+    women: int | None = Field(default=None, ge=0, le=1_000_000)
+    men: int | None = Field(default=None, ge=0, le=1_000_000)
+    migrants: int | None = Field(default=None, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _parts_fit_total(self) -> Workforce:
+        if self.total is not None:
+            if (self.women or 0) + (self.men or 0) > self.total:
+                raise ValueError("women + men exceed the total workforce")
+            if (self.migrants or 0) > self.total:
+                raise ValueError("migrants exceed the total workforce")
+        return self
+
+
+class FactoryFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name_uz: str | None = Field(default=None, max_length=300, description="Name in Uzbek.")
+    name_ru: str | None = Field(default=None, max_length=300, description="Name in Russian.")
     region: str | None = Field(default=None, max_length=120)
+    address: str | None = Field(default=None, max_length=500)
+    sector: str | None = Field(default=None, max_length=80, examples=["garment", "textile"])
+    ownership: str | None = Field(default=None, max_length=80, examples=["private_domestic"])
+    export_markets: list[str] = Field(default_factory=list, max_length=100)
+    workforce: Workforce = Field(default_factory=Workforce)
+    participation_status: ParticipationStatus = ParticipationStatus.active
+    participation_start: date | None = None
+    buyer_brand_ids: list[str] = Field(
+        default_factory=list, max_length=200, description="Brands that buy from the factory."
+    )
+
+
+class FactoryCreate(FactoryFields):
+    name: str = Field(min_length=1, max_length=300)
+    country: str = COUNTRY
+
+
+class FactoryUpdate(BaseModel):
+    """Only the fields sent change; country is fixed at registration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    name_uz: str | None = Field(default=None, max_length=300)
+    name_ru: str | None = Field(default=None, max_length=300)
+    region: str | None = Field(default=None, max_length=120)
+    address: str | None = Field(default=None, max_length=500)
+    sector: str | None = Field(default=None, max_length=80)
+    ownership: str | None = Field(default=None, max_length=80)
+    export_markets: list[str] | None = Field(default=None, max_length=100)
+    workforce: Workforce | None = None
+    participation_status: ParticipationStatus | None = None
+    participation_start: date | None = None
+    buyer_brand_ids: list[str] | None = Field(default=None, max_length=200)
 
 
 class FactoryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: str
     name: str
+    name_uz: str | None
+    name_ru: str | None
     country: str
     region: str | None
+    address: str | None
+    sector: str | None
+    ownership: str | None
+    export_markets: list[str]
+    workforce: Workforce
+    participation_status: str
+    participation_start: date | None
+    buyer_brand_ids: list[str]
+    version: int
     created_at: datetime
     updated_at: datetime

@@ -1,0 +1,71 @@
+"""Object-level visibility: which factories and assessments a caller may see.
+
+One place for the rules, so lists, single reads and writes agree:
+- admin and service see everything; staff too, limited to their ``country`` claim when it has one;
+- a factory token sees only its own factory, and that factory's assessments once they reach it
+  (factory_review or published): it must not learn the date of an unannounced visit;
+- a brand token sees only factories that currently grant it consent, and only their
+  *published* assessments; it loses access the moment consent is revoked;
+- anyone else sees no factory.
+Hidden objects answer 404, exactly like missing ones, so a caller cannot learn they exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, select, true
+
+from services.assessment.models import Assessment, Consent, Factory
+from services.common.auth import Principal, Role
+from services.common.problems import Problem, not_found
+
+PUBLISHED = "published"
+SHOWN_TO_FACTORY = ("factory_review", PUBLISHED)
+
+
+def consenting_factory_ids(brand_id: str) -> Any:
+    """Subquery: the factories that currently share their data with ``brand_id``."""
+    return select(Consent.factory_id).where(
+        Consent.brand_id == brand_id,
+        Consent.revoked_at.is_(None),  # type: ignore[union-attr]
+    )
+
+
+def factory_filter(principal: Principal) -> ColumnElement[bool]:
+    """A WHERE clause on ``Factory`` limiting rows to those the caller may see."""
+    role = principal.role
+    if role in (Role.ADMIN, Role.SERVICE):
+        return true()
+    if role == Role.STAFF:
+        return Factory.country == principal.country if principal.country else true()  # type: ignore[return-value]
+    if role == Role.FACTORY:
+        return Factory.id == principal.factory_id  # type: ignore[return-value]
+    if role == Role.BRAND and principal.brand_id:
+        return Factory.id.in_(consenting_factory_ids(principal.brand_id))  # type: ignore[attr-defined]
+    return false()
+
+
+def assessment_filter(principal: Principal) -> ColumnElement[bool]:
+    """A WHERE clause on ``Assessment`` (joined to ``Factory``) for what the caller may see."""
+    visible_factory = factory_filter(principal)
+    if principal.role == Role.BRAND:
+        return visible_factory & (Assessment.status == PUBLISHED)  # type: ignore[return-value]
+    if principal.role == Role.FACTORY:
+        return visible_factory & Assessment.status.in_(SHOWN_TO_FACTORY)  # type: ignore[attr-defined]
+    return visible_factory
+
+
+def require_country(principal: Principal, country: str) -> None:
+    """Staff limited to a country may only write inside it."""
+    if principal.role == Role.STAFF and principal.country and principal.country != country:
+        raise Problem(
+            403,
+            f"Your token is limited to country {principal.country}; this is {country}.",
+            title="Forbidden",
+        )
+
+
+def hidden(kind: str, ident: str) -> Problem:
+    """The answer for an object the caller may not see: the same as for one that is missing."""
+    return not_found(kind, ident)

@@ -1,0 +1,104 @@
+"""Request and response shapes of assessments and their status history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.assessment.assessments.state_machine import Status
+
+
+class VisitType(StrEnum):
+    announced = "announced"
+    unannounced = "unannounced"
+
+
+class ProcessIntegrity(BaseModel):
+    """Facts about how the assessment was done, so readers can judge its reliability."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workers_interviewed: int | None = Field(default=None, ge=0, le=10_000)
+    managers_interviewed: int | None = Field(default=None, ge=0, le=10_000)
+    union_representatives_interviewed: int | None = Field(default=None, ge=0, le=10_000)
+    documents_reviewed: bool | None = None
+    access_restricted: bool | None = None
+    access_restrictions: str | None = Field(default=None, max_length=2000)
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class VisitFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    visit_type: VisitType = VisitType.unannounced
+    visit_start: date
+    visit_end: date
+    assessors: list[str] = Field(default_factory=list, max_length=20)
+    person_days: float | None = Field(default=None, ge=0, le=1000)
+    process_integrity: ProcessIntegrity = Field(default_factory=ProcessIntegrity)
+
+    @model_validator(mode="after")
+    def _dates_ordered(self) -> VisitFields:
+        if self.visit_end < self.visit_start:
+            raise ValueError("visit_end is before visit_start")
+        return self
+
+
+class AssessmentCreate(VisitFields):
+    factory_id: str = Field(min_length=1, max_length=40)
+    catalog_id: str = Field(min_length=1, max_length=40, description="A published CAT version.")
+
+
+class AssessmentUpdate(BaseModel):
+    """Visit details; the factory and the CAT version are fixed at creation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    visit_type: VisitType | None = None
+    visit_start: date | None = None
+    visit_end: date | None = None
+    assessors: list[str] | None = Field(default=None, max_length=20)
+    person_days: float | None = Field(default=None, ge=0, le=1000)
+    process_integrity: ProcessIntegrity | None = None
+
+
+class TransitionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: Status
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class AssessmentRead(BaseModel):
+    id: str
+    factory_id: str
+    catalog_id: str
+    cycle: int
+    revision: int
+    supersedes_id: str | None
+    status: str
+    allowed_transitions: list[str]
+    visit_type: str
+    visit_start: date
+    visit_end: date
+    assessors: list[str]
+    person_days: float | None
+    process_integrity: ProcessIntegrity
+    published_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class TransitionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    from_status: str | None
+    to_status: str
+    actor: str
+    actor_role: str
+    reason: str | None
+    occurred_at: datetime

@@ -1,0 +1,439 @@
+"""CAT rules: import (API and `bw catalog import` share this code), draft -> published, and a
+published version never changes. A version may map its questions to the previous version
+(``previous_code``) so trends survive a change of version."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
+
+from services.assessment.access import require_country
+from services.assessment.catalogs.schemas import (
+    CatalogImport,
+    CatalogRead,
+    CatalogSummary,
+    ClusterRead,
+    CompliancePointRead,
+    QuestionKind,
+    QuestionRead,
+    Texts,
+    ThresholdIn,
+    ThresholdRead,
+)
+from services.assessment.events import emit
+from services.assessment.models import (
+    Catalog,
+    CatalogCluster,
+    CatalogCompliancePoint,
+    CatalogQuestion,
+    LegalThreshold,
+)
+from services.common.auth import Principal
+from services.common.etag import stale_write_guard
+from services.common.ids import new_id
+from services.common.outbox import utcnow
+from services.common.pagination import PageParams, paginate
+from services.common.problems import Problem, conflict, not_found
+
+DRAFT, PUBLISHED = "draft", "published"
+
+
+@dataclass
+class CatalogStructure:
+    """A catalogue version loaded whole: what findings are validated and results computed on."""
+
+    catalog: Catalog
+    clusters: list[CatalogCluster]
+    points: list[CatalogCompliancePoint]
+    questions: list[CatalogQuestion]
+    thresholds: list[LegalThreshold] = field(default_factory=list)
+
+    def questions_by_code(self) -> dict[str, CatalogQuestion]:
+        return {q.code: q for q in self.questions}
+
+
+# --- pure rules ------------------------------------------------------------------------------
+
+
+def import_errors(data: CatalogImport, previous_codes: set[str] | None) -> list[dict[str, Any]]:
+    """Every problem with an import, so one answer names them all (nothing is stored)."""
+    errors: list[dict[str, Any]] = []
+
+    def duplicates(kind: str, codes: list[str]) -> None:
+        for code, count in Counter(codes).items():
+            if count > 1:
+                errors.append(
+                    {
+                        "location": f"body.clusters.{kind}",
+                        "message": f"{kind} code {code!r} appears {count} times",
+                        "type": "duplicate_code",
+                    }
+                )
+
+    triples = data.questions()
+    duplicates("cluster", [c.code for c in data.clusters])
+    duplicates("compliance_point", [p.code for c in data.clusters for p in c.compliance_points])
+    question_codes = [q.code for _, _, q in triples]
+    duplicates("question", question_codes)
+    known = set(question_codes)
+    for index, threshold in enumerate(data.thresholds):
+        if threshold.question_code is not None and threshold.question_code not in known:
+            errors.append(
+                {
+                    "location": f"body.thresholds.{index}.question_code",
+                    "message": f"unknown question code {threshold.question_code!r}",
+                    "type": "unknown_question",
+                }
+            )
+    mapped = [q for _, _, q in triples if q.previous_code is not None]
+    if mapped and previous_codes is None:
+        errors.append(
+            {
+                "location": "body.previous_catalog_id",
+                "message": "questions name a previous_code but no previous_catalog_id is given",
+                "type": "missing",
+            }
+        )
+    elif previous_codes is not None:
+        for question in mapped:
+            if question.previous_code not in previous_codes:
+                errors.append(
+                    {
+                        "location": f"question {question.code}.previous_code",
+                        "message": f"{question.previous_code!r} is not a question of the "
+                        "previous catalogue",
+                        "type": "unknown_previous_code",
+                    }
+                )
+    return errors
+
+
+def threshold_in_force(
+    thresholds: list[LegalThreshold] | list[ThresholdIn], name: str, day: date
+) -> Any | None:
+    """The threshold called ``name`` in force on ``day`` (the latest that started by then)."""
+    candidates = [
+        t
+        for t in thresholds
+        if t.name == name and t.valid_from <= day and (t.valid_to is None or day <= t.valid_to)
+    ]
+    return max(candidates, key=lambda t: t.valid_from) if candidates else None
+
+
+def question_kind(kind: QuestionKind | None) -> str:
+    return (kind or QuestionKind.finding).value
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def load_structure(session: AsyncSession, catalog_id: str) -> CatalogStructure:
+    catalog = await session.get(Catalog, catalog_id)
+    if catalog is None:
+        raise not_found("Catalog", catalog_id)
+
+    async def rows(model: Any) -> list[Any]:
+        stmt = select(model).where(model.catalog_id == catalog_id)
+        if hasattr(model, "position"):
+            stmt = stmt.order_by(model.position)
+        return list((await session.execute(stmt)).scalars())
+
+    return CatalogStructure(
+        catalog=catalog,
+        clusters=await rows(CatalogCluster),
+        points=await rows(CatalogCompliancePoint),
+        questions=await rows(CatalogQuestion),
+        thresholds=await rows(LegalThreshold),
+    )
+
+
+def _summary_fields(catalog: Catalog, question_count: int) -> dict[str, Any]:
+    return {
+        "id": catalog.id,
+        "country": catalog.country,
+        "version": catalog.number,
+        "title": catalog.title,
+        "status": catalog.status,
+        "previous_catalog_id": catalog.previous_catalog_id,
+        "question_count": question_count,
+        "created_at": catalog.created_at,
+        "published_at": catalog.published_at,
+    }
+
+
+def to_read(structure: CatalogStructure) -> CatalogRead:
+    points_of: dict[str, list[CatalogCompliancePoint]] = {}
+    for point in structure.points:
+        points_of.setdefault(point.cluster_code, []).append(point)
+    questions_of: dict[str, list[CatalogQuestion]] = {}
+    for question in structure.questions:
+        questions_of.setdefault(question.compliance_point_code, []).append(question)
+    clusters = [
+        ClusterRead(
+            code=cluster.code,
+            name=cluster.name,
+            category=cluster.category,
+            compliance_points=[
+                CompliancePointRead(
+                    code=point.code,
+                    name=point.name,
+                    questions=[
+                        QuestionRead(
+                            code=q.code,
+                            kind=q.kind,
+                            text=Texts(en=q.text_en, uz=q.text_uz, ru=q.text_ru),
+                            noncompliant_answer=q.noncompliant_answer,
+                            legal_basis=q.legal_basis,
+                            provenance=q.provenance,
+                            previous_code=q.previous_code,
+                        )
+                        for q in questions_of.get(point.code, [])
+                    ],
+                )
+                for point in points_of.get(cluster.code, [])
+            ],
+        )
+        for cluster in structure.clusters
+    ]
+    return CatalogRead(
+        **_summary_fields(structure.catalog, len(structure.questions)),
+        meta=structure.catalog.meta,
+        thresholds=[ThresholdRead.model_validate(t) for t in structure.thresholds],
+        clusters=clusters,
+    )
+
+
+def snapshot(structure: CatalogStructure) -> dict[str, Any]:
+    """The change-feed payload of docs/change-feed.md."""
+    catalog = structure.catalog
+    read = to_read(structure)
+    return {
+        "id": catalog.id,
+        "country": catalog.country,
+        "version": catalog.number,
+        "status": catalog.status,
+        "published_at": catalog.published_at.isoformat() if catalog.published_at else None,
+        "previous_catalog_id": catalog.previous_catalog_id,
+        "clusters": [
+            {
+                "code": cluster.code,
+                "name": cluster.name,
+                "category": cluster.category,
+                "compliance_points": [
+                    {
+                        "code": point.code,
+                        "name": point.name,
+                        "questions": [
+                            {"code": q.code, "kind": q.kind, "previous_code": q.previous_code}
+                            for q in point.questions
+                        ],
+                    }
+                    for point in cluster.compliance_points
+                ],
+            }
+            for cluster in read.clusters
+        ],
+    }
+
+
+async def get_catalog(session: AsyncSession, catalog_id: str) -> Catalog:
+    catalog = await session.get(Catalog, catalog_id)
+    if catalog is None:
+        raise not_found("Catalog", catalog_id)
+    return catalog
+
+
+async def list_catalogs(
+    session: AsyncSession,
+    params: PageParams,
+    country: str | None = None,
+    status: str | None = None,
+) -> tuple[list[CatalogSummary], str | None]:
+    stmt = select(Catalog)
+    if country:
+        stmt = stmt.where(Catalog.country == country)
+    if status:
+        stmt = stmt.where(Catalog.status == status)
+    rows, next_cursor = await paginate(session, stmt, Catalog.id, params)  # type: ignore[arg-type]
+    ids = [r.id for r in rows]
+    counts = dict(
+        (
+            await session.execute(
+                select(CatalogQuestion.catalog_id, func.count())
+                .where(CatalogQuestion.catalog_id.in_(ids))  # type: ignore[attr-defined]
+                .group_by(CatalogQuestion.catalog_id)
+            )
+        ).all()
+    )
+    items = [CatalogSummary(**_summary_fields(r, counts.get(r.id, 0))) for r in rows]
+    return items, next_cursor
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+async def _previous_codes(session: AsyncSession, data: CatalogImport) -> set[str] | None:
+    if data.previous_catalog_id is None:
+        return None
+    previous = await session.get(Catalog, data.previous_catalog_id)
+    if previous is None or previous.country != data.country:
+        raise Problem(
+            422,
+            f"previous_catalog_id {data.previous_catalog_id!r} is not a catalogue of "
+            f"{data.country}.",
+            title="Validation failed",
+            errors=[
+                {"location": "body.previous_catalog_id", "message": "unknown", "type": "unknown"}
+            ],
+        )
+    result = await session.execute(
+        select(CatalogQuestion.code).where(CatalogQuestion.catalog_id == previous.id)
+    )
+    return set(result.scalars())
+
+
+async def _validate(session: AsyncSession, data: CatalogImport) -> None:
+    errors = import_errors(data, await _previous_codes(session, data))
+    if errors:
+        raise Problem(
+            422,
+            f"The catalogue has {len(errors)} problem(s); nothing was stored.",
+            title="Invalid catalogue",
+            errors=errors,
+        )
+
+
+def _content_rows(catalog_id: str, data: CatalogImport) -> list[Any]:
+    rows: list[Any] = []
+    position = 0
+    for c_index, cluster in enumerate(data.clusters):
+        rows.append(
+            CatalogCluster(
+                catalog_id=catalog_id,
+                code=cluster.code,
+                name=cluster.name,
+                category=cluster.category,
+                position=c_index,
+            )
+        )
+        for p_index, point in enumerate(cluster.compliance_points):
+            rows.append(
+                CatalogCompliancePoint(
+                    catalog_id=catalog_id,
+                    cluster_code=cluster.code,
+                    code=point.code,
+                    name=point.name,
+                    position=p_index,
+                )
+            )
+            for question in point.questions:
+                texts = question.texts()
+                rows.append(
+                    CatalogQuestion(
+                        catalog_id=catalog_id,
+                        cluster_code=cluster.code,
+                        compliance_point_code=point.code,
+                        code=question.code,
+                        kind=question_kind(question.kind),
+                        text_en=texts.en,
+                        text_uz=texts.uz,
+                        text_ru=texts.ru,
+                        noncompliant_answer=question.noncompliant_answer,
+                        legal_basis=question.legal_basis,
+                        provenance=question.provenance,
+                        previous_code=question.previous_code,
+                        position=position,
+                    )
+                )
+                position += 1
+                for threshold in question.thresholds:
+                    values = threshold.model_dump(exclude={"question_code"})
+                    rows.append(
+                        LegalThreshold(catalog_id=catalog_id, question_code=question.code, **values)
+                    )
+    for threshold in data.thresholds:
+        rows.append(LegalThreshold(catalog_id=catalog_id, **threshold.model_dump()))
+    return rows
+
+
+async def import_catalog(
+    session: AsyncSession, data: CatalogImport, principal: Principal
+) -> CatalogStructure:
+    """Store a new draft version: the next number for its country."""
+    require_country(principal, data.country)
+    await _validate(session, data)
+    latest = await session.execute(
+        select(func.max(Catalog.number)).where(Catalog.country == data.country)
+    )
+    catalog = Catalog(
+        id=new_id("cat"),
+        country=data.country,
+        number=(latest.scalar_one_or_none() or 0) + 1,
+        title=data.title or data.meta.get("title"),
+        previous_catalog_id=data.previous_catalog_id,
+        meta=data.meta,
+    )
+    session.add(catalog)
+    session.add_all(_content_rows(catalog.id, data))
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise conflict("Another catalogue version was imported at the same time; retry.") from exc
+    structure = await load_structure(session, catalog.id)
+    await emit(session, "catalog.created", catalog.id, snapshot(structure))
+    await session.commit()
+    return structure
+
+
+def _require_draft(catalog: Catalog) -> None:
+    if catalog.status == PUBLISHED:
+        raise conflict(
+            f"Catalog {catalog.id} is published and can no longer change; import a new version "
+            "that names it as previous_catalog_id.",
+        )
+
+
+async def replace_catalog(
+    session: AsyncSession, catalog: Catalog, data: CatalogImport, principal: Principal
+) -> CatalogStructure:
+    """Replace a draft's content (not its country or number)."""
+    _require_draft(catalog)
+    require_country(principal, catalog.country)
+    if data.country != catalog.country:
+        raise Problem(422, "A catalogue's country cannot change.", title="Validation failed")
+    await _validate(session, data)
+    for model in (LegalThreshold, CatalogQuestion, CatalogCompliancePoint, CatalogCluster):
+        await session.execute(delete(model).where(model.catalog_id == catalog.id))  # type: ignore[attr-defined]
+    catalog.title = data.title or data.meta.get("title")
+    catalog.previous_catalog_id = data.previous_catalog_id
+    catalog.meta = data.meta
+    flag_modified(catalog, "meta")  # the row's version must move even if only children changed
+    session.add_all(_content_rows(catalog.id, data))
+    async with stale_write_guard():
+        await session.flush()
+    structure = await load_structure(session, catalog.id)
+    await emit(session, "catalog.updated", catalog.id, snapshot(structure))
+    await session.commit()
+    return structure
+
+
+async def publish_catalog(
+    session: AsyncSession, catalog: Catalog, principal: Principal
+) -> CatalogStructure:
+    _require_draft(catalog)
+    require_country(principal, catalog.country)
+    catalog.status = PUBLISHED
+    catalog.published_at = utcnow()
+    async with stale_write_guard():
+        await session.flush()
+    structure = await load_structure(session, catalog.id)
+    await emit(session, "catalog.published", catalog.id, snapshot(structure))
+    await session.commit()
+    return structure

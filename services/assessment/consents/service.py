@@ -1,0 +1,101 @@
+"""Consent rules: at most one active grant per factory and brand; revoking keeps the row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assessment.consents.schemas import ConsentRead
+from services.assessment.events import emit
+from services.assessment.models import Brand, Consent, Factory
+from services.common.auth import Principal
+from services.common.ids import new_id
+from services.common.outbox import utcnow
+from services.common.pagination import PageParams, paginate
+from services.common.problems import Problem, conflict, not_found
+
+
+def to_read(consent: Consent) -> ConsentRead:
+    read = ConsentRead.model_validate(consent)
+    read.active = consent.revoked_at is None
+    return read
+
+
+def snapshot(consent: Consent) -> dict[str, Any]:
+    return {
+        "id": consent.id,
+        "factory_id": consent.factory_id,
+        "brand_id": consent.brand_id,
+        "granted_at": consent.granted_at.isoformat(),
+        "revoked_at": consent.revoked_at.isoformat() if consent.revoked_at else None,
+    }
+
+
+async def _lock_factory(session: AsyncSession, factory_id: str) -> None:
+    """Serialise consent changes of one factory (PostgreSQL; SQLite writers queue anyway)."""
+    await session.execute(select(Factory.id).where(Factory.id == factory_id).with_for_update())
+
+
+async def grant(
+    session: AsyncSession, factory: Factory, brand_id: str, principal: Principal
+) -> Consent:
+    if await session.get(Brand, brand_id) is None:
+        raise Problem(
+            422,
+            f"Brand {brand_id!r} does not exist.",
+            title="Validation failed",
+            errors=[{"location": "body.brand_id", "message": "unknown brand", "type": "unknown"}],
+        )
+    await _lock_factory(session, factory.id)
+    active = await session.execute(
+        select(Consent.id).where(
+            Consent.factory_id == factory.id,
+            Consent.brand_id == brand_id,
+            Consent.revoked_at.is_(None),  # type: ignore[union-attr]
+        )
+    )
+    existing = active.scalar_one_or_none()
+    if existing is not None:
+        raise conflict(
+            f"Factory {factory.id} already shares with brand {brand_id} (consent {existing}).",
+            consent_id=existing,
+        )
+    consent = Consent(
+        id=new_id("cns"), factory_id=factory.id, brand_id=brand_id, granted_by=principal.subject
+    )
+    session.add(consent)
+    await session.flush()
+    await emit(session, "consent.granted", consent.id, snapshot(consent))
+    await session.commit()
+    return consent
+
+
+async def revoke(
+    session: AsyncSession, factory: Factory, consent_id: str, principal: Principal
+) -> Consent:
+    await _lock_factory(session, factory.id)
+    consent = await session.get(Consent, consent_id, populate_existing=True)
+    if consent is None or consent.factory_id != factory.id:
+        raise not_found("Consent", consent_id)
+    if consent.revoked_at is not None:
+        raise conflict(f"Consent {consent_id} was already revoked at {consent.revoked_at}.")
+    consent.revoked_at = utcnow()
+    consent.revoked_by = principal.subject
+    await session.flush()
+    await emit(session, "consent.revoked", consent.id, snapshot(consent))
+    await session.commit()
+    return consent
+
+
+async def list_consents(
+    session: AsyncSession, factory_id: str, params: PageParams, active: bool | None
+) -> tuple[list[Consent], str | None]:
+    stmt = select(Consent).where(Consent.factory_id == factory_id)
+    if active is True:
+        stmt = stmt.where(Consent.revoked_at.is_(None))  # type: ignore[union-attr]
+    elif active is False:
+        stmt = stmt.where(Consent.revoked_at.is_not(None))  # type: ignore[union-attr]
+    rows, next_cursor = await paginate(session, stmt, Consent.id, params)  # type: ignore[arg-type]
+    return list(rows), next_cursor

@@ -1,0 +1,90 @@
+"""Findings of an assessment (bulk or one at a time) and its computed results."""
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assessment.assessments.service import get_assessment
+from services.assessment.findings import service
+from services.assessment.findings.schemas import (
+    FindingBody,
+    FindingRead,
+    FindingsSubmission,
+    ResultsRead,
+    SubmissionResult,
+)
+from services.common.app import get_read_session, get_session
+from services.common.auth import Access, Principal, Role
+from services.common.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/v1/assessments/{assessment_id}", tags=["findings"])
+
+WRITERS = Access(Role.ADMIN, Role.STAFF)
+READERS = Access(Role.ADMIN, Role.STAFF, Role.SERVICE, Role.FACTORY, Role.BRAND)
+
+
+@router.put(
+    "/findings",
+    response_model=SubmissionResult,
+    summary="Submit all findings at once (one transaction; replaces earlier ones)",
+)
+async def submit_findings(
+    assessment_id: str,
+    body: FindingsSubmission,
+    session: AsyncSession = Depends(get_session),
+    caller: Principal = Depends(WRITERS),
+) -> SubmissionResult:
+    assessment = await get_assessment(session, assessment_id, caller, lock=True)
+    stored = await service.replace_findings(session, assessment, body.findings, caller)
+    return SubmissionResult(assessment_id=assessment_id, findings_stored=stored)
+
+
+@router.put("/findings/{question_code}", response_model=FindingRead, summary="Record one finding")
+async def put_finding(
+    assessment_id: str,
+    question_code: str,
+    body: FindingBody,
+    session: AsyncSession = Depends(get_session),
+    caller: Principal = Depends(WRITERS),
+) -> FindingRead:
+    assessment = await get_assessment(session, assessment_id, caller, lock=True)
+    finding = await service.put_finding(session, assessment, question_code, body, caller)
+    return FindingRead.model_validate(finding)
+
+
+@router.get("/findings", response_model=Page[FindingRead], summary="Findings, by question code")
+async def list_findings(
+    assessment_id: str,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_read_session),
+    caller: Principal = Depends(READERS),
+) -> Page[FindingRead]:
+    await get_assessment(session, assessment_id, caller)
+    rows, next_cursor = await service.list_findings(session, assessment_id, params)
+    return Page(items=[FindingRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/findings/{question_code}", response_model=FindingRead, summary="One finding")
+async def get_finding(
+    assessment_id: str,
+    question_code: str,
+    session: AsyncSession = Depends(get_read_session),
+    caller: Principal = Depends(READERS),
+) -> FindingRead:
+    await get_assessment(session, assessment_id, caller)
+    return FindingRead.model_validate(
+        await service.get_finding(session, assessment_id, question_code)
+    )
+
+
+@router.get(
+    "/results",
+    response_model=ResultsRead,
+    summary="Non-compliance by compliance point and cluster (Better Work methodology)",
+)
+async def get_results(
+    assessment_id: str,
+    session: AsyncSession = Depends(get_read_session),
+    caller: Principal = Depends(READERS),
+) -> ResultsRead:
+    assessment = await get_assessment(session, assessment_id, caller)
+    return await service.results(session, assessment)
