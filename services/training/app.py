@@ -1,6 +1,7 @@
 """The training service: courses, sessions and attendance, advisory visits, committees,
 improvement plans, seminars."""
 
+import httpx
 from fastapi import FastAPI
 
 from services.common.app import create_service_app, get_read_session
@@ -15,15 +16,32 @@ def create_app(
     settings: TrainingSettings | None = None,
     database: Database | None = None,
     auth_settings: AuthSettings | None = None,
+    assessment_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
+    """``assessment_transport`` replaces the network to the assessment service (tests)."""
+    from services.training.advisory.router import router as advisory_router
+    from services.training.committees.router import router as committees_router
     from services.training.courses.router import router as courses_router
+    from services.training.improvement_plans.router import router as plans_router
+    from services.training.seminars.router import router as seminars_router
+    from services.training.sessions.router import router as sessions_router
 
-    return create_service_app(
+    app = create_service_app(
         title="training",
         description=__doc__ or "",
         settings=settings or TrainingSettings(),
         database=database,
         auth_settings=auth_settings,
         idempotency_model=IdempotencyRecord,
-        routers=[courses_router, changes_router(OutboxEvent, get_read_session)],
+        routers=[
+            courses_router,
+            sessions_router,
+            advisory_router,
+            committees_router,
+            plans_router,
+            seminars_router,
+            changes_router(OutboxEvent, get_read_session),
+        ],
     )
+    app.state.assessment_transport = assessment_transport
+    return app

@@ -1,39 +1,83 @@
+"""The course catalogue. Codes are unique; every write emits a ``course.*`` snapshot."""
+
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.etag import stale_write_guard
 from services.common.ids import new_id
-from services.common.observability import current_request_id
-from services.common.outbox import append_event
+from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
-from services.common.problems import conflict
-from services.training.courses.schemas import CourseCreate, CourseRead
-from services.training.models import Course, OutboxEvent
+from services.common.problems import conflict, not_found
+from services.training.common import changes
+from services.training.courses.schemas import CourseCreate, CourseRead, CourseUpdate
+from services.training.events import record_event
+from services.training.models import Course
+
+
+def course_payload(course: Course) -> dict[str, Any]:
+    read = CourseRead.of(course)
+    return read.model_dump(
+        mode="json", include={"id", "code", "title", "topic", "duration_days", "audience"}
+    )
 
 
 async def create_course(session: AsyncSession, data: CourseCreate) -> Course:
-    course = Course(id=new_id("crs"), **data.model_dump())
+    course = Course(
+        id=new_id("crs"),
+        code=data.code,
+        title_en=data.title.en,
+        title_uz=data.title.uz,
+        title_ru=data.title.ru,
+        topic=data.topic,
+        duration_days=data.duration_days,
+        audience=[str(a) for a in data.audience],
+    )
     session.add(course)
     try:
         await session.flush()
     except IntegrityError as exc:
         await session.rollback()
         raise conflict(f"A course with code {data.code!r} already exists.") from exc
-    await append_event(
-        session,
-        OutboxEvent,
-        event_type="course.created",
-        aggregate_type="course",
-        aggregate_id=course.id,
-        payload=CourseRead.model_validate(course).model_dump(mode="json"),
-        request_id=current_request_id(),
-    )
+    await record_event(session, "course.created", course.id, course_payload(course))
     await session.commit()
     return course
 
 
+async def get_course(session: AsyncSession, course_id: str) -> Course:
+    course = await session.get(Course, course_id)
+    if course is None:
+        raise not_found("Course", course_id)
+    return course
+
+
+async def update_course(session: AsyncSession, course: Course, data: CourseUpdate) -> Course:
+    fields = changes(data, required={"title", "topic", "duration_days", "audience"})
+    if "title" in fields:
+        course.title_en = fields["title"]["en"]
+        course.title_uz = fields["title"].get("uz")
+        course.title_ru = fields["title"].get("ru")
+    if "topic" in fields:
+        course.topic = fields["topic"]
+    if "duration_days" in fields:
+        course.duration_days = fields["duration_days"]
+    if "audience" in fields:
+        course.audience = [str(a) for a in fields["audience"]]
+    course.updated_at = utcnow()
+    async with stale_write_guard():
+        await session.flush()
+        await record_event(session, "course.updated", course.id, course_payload(course))
+        await session.commit()
+    return course
+
+
 async def list_courses(
-    session: AsyncSession, params: PageParams
+    session: AsyncSession, params: PageParams, topic: str | None = None
 ) -> tuple[list[Course], str | None]:
-    rows, next_cursor = await paginate(session, select(Course), Course.id, params)  # type: ignore[arg-type]
+    stmt = select(Course)
+    if topic:
+        stmt = stmt.where(Course.topic == topic)
+    rows, next_cursor = await paginate(session, stmt, Course.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor

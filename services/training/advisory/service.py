@@ -1,0 +1,87 @@
+"""Advisory visits: an enterprise advisor's working day at a factory."""
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.etag import stale_write_guard
+from services.common.ids import new_id
+from services.common.outbox import utcnow
+from services.common.pagination import PageParams, paginate
+from services.common.problems import not_found
+from services.training.access import ensure_factory_visible, factory_scope
+from services.training.advisory.schemas import VisitCreate, VisitRead, VisitUpdate
+from services.training.assessment_client import References, require_factories
+from services.training.common import changes
+from services.training.events import record_event
+from services.training.models import AdvisoryVisit
+
+PAYLOAD_FIELDS = {"id", "factory_id", "visit_date", "advisors", "topics", "compliance_point_codes"}
+
+
+def visit_payload(visit: AdvisoryVisit) -> dict[str, Any]:
+    return VisitRead.model_validate(visit).model_dump(mode="json", include=PAYLOAD_FIELDS)
+
+
+async def create_visit(
+    session: AsyncSession, data: VisitCreate, references: References
+) -> AdvisoryVisit:
+    await require_factories(references, [data.factory_id], "body.factory_id")
+    visit = AdvisoryVisit(id=new_id("adv"), **data.model_dump())
+    session.add(visit)
+    await session.flush()
+    await record_event(session, "advisory_visit.created", visit.id, visit_payload(visit))
+    await session.commit()
+    return visit
+
+
+async def get_visit(
+    session: AsyncSession, visit_id: str, principal: Principal | None = None
+) -> AdvisoryVisit:
+    visit = await session.get(AdvisoryVisit, visit_id)
+    if visit is None:
+        raise not_found("Advisory visit", visit_id)
+    if principal is not None:
+        ensure_factory_visible(principal, visit.factory_id, "Advisory visit", visit_id)
+    return visit
+
+
+async def update_visit(
+    session: AsyncSession, visit: AdvisoryVisit, data: VisitUpdate
+) -> AdvisoryVisit:
+    for name, value in changes(data, required={"visit_date", "advisors"}).items():
+        setattr(visit, name, value)
+    visit.updated_at = utcnow()
+    async with stale_write_guard():
+        await session.flush()
+        await record_event(session, "advisory_visit.updated", visit.id, visit_payload(visit))
+        await session.commit()
+    return visit
+
+
+async def list_visits(
+    session: AsyncSession,
+    params: PageParams,
+    principal: Principal,
+    *,
+    factory_id: str | None = None,
+    visited_from: date | None = None,
+    visited_to: date | None = None,
+) -> tuple[list[AdvisoryVisit], str | None]:
+    stmt = select(AdvisoryVisit)
+    scope = factory_scope(principal)
+    if scope is not None:
+        if factory_id is not None and factory_id != scope:
+            return [], None
+        factory_id = scope
+    if factory_id is not None:
+        stmt = stmt.where(AdvisoryVisit.factory_id == factory_id)
+    if visited_from is not None:
+        stmt = stmt.where(AdvisoryVisit.visit_date >= visited_from)  # type: ignore[operator]
+    if visited_to is not None:
+        stmt = stmt.where(AdvisoryVisit.visit_date <= visited_to)  # type: ignore[operator]
+    rows, next_cursor = await paginate(session, stmt, AdvisoryVisit.id, params)  # type: ignore[arg-type]
+    return list(rows), next_cursor

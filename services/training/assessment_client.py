@@ -1,0 +1,198 @@
+"""Checks factory, assessment and finding ids against the assessment service, over HTTP.
+
+The training service stores those ids but does not own them. Every check happens before the
+write's transaction begins, so an unreachable assessment service (503) or an unknown id (422)
+leaves nothing stored. Tests inject an httpx transport through ``app.state.assessment_transport``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+from fastapi import Request
+
+from services.common.auth import bearer_token, mint_token
+from services.common.http_client import make_client
+from services.common.problems import PROBLEM_TYPE_BASE, Problem
+
+FINDINGS_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class FindingRef:
+    question_code: str
+    compliance_point_code: str | None
+    non_compliant: bool | None
+
+
+@dataclass(frozen=True)
+class AssessmentRef:
+    id: str
+    factory_id: str | None
+    findings: list[FindingRef] = field(default_factory=list)
+
+    def finding(self, question_code: str) -> FindingRef | None:
+        return next((f for f in self.findings if f.question_code == question_code), None)
+
+    def compliance_point_codes(self) -> set[str]:
+        return {f.compliance_point_code for f in self.findings if f.compliance_point_code}
+
+
+class References(Protocol):
+    """What the training service needs to know about ids it does not own."""
+
+    async def missing_factories(self, factory_ids: Iterable[str]) -> list[str]: ...
+
+    async def assessment(self, assessment_id: str) -> AssessmentRef | None: ...
+
+
+def unknown_references(errors: list[dict[str, Any]]) -> Problem:
+    names = "; ".join(e["message"] for e in errors)
+    return Problem(
+        422,
+        f"Unknown or mismatched references: {names}.",
+        title="Unknown reference",
+        type_=PROBLEM_TYPE_BASE + "unknown-reference",
+        errors=errors,
+    )
+
+
+async def require_factories(references: References, factory_ids: Iterable[str], field: str) -> None:
+    """422 naming every factory id the assessment service does not know."""
+    missing = await references.missing_factories(sorted(set(factory_ids)))
+    if missing:
+        raise unknown_references(
+            [
+                {"location": field, "message": f"factory {fid!r} does not exist", "value": fid}
+                for fid in missing
+            ]
+        )
+
+
+def _unavailable(detail: str) -> Problem:
+    return Problem(
+        503,
+        detail,
+        title="Assessment service unavailable",
+        type_=PROBLEM_TYPE_BASE + "dependency-unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
+class AssessmentClient:
+    """HTTP client of the assessment service: GET /v1/factories/{id}, /v1/assessments/{id} and
+    /v1/assessments/{id}/findings. One instance per request; close it with ``aclose``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = make_client(base_url, token=token, transport=transport)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
+        """The JSON body, or None on 404; 503 when the service cannot answer."""
+        try:
+            response = await self._http.get(path, params=params)
+        except httpx.TransportError as exc:
+            raise _unavailable(
+                f"The assessment service could not be reached ({type(exc).__name__}); nothing "
+                "was stored. Retry later."
+            ) from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 500:
+            raise _unavailable(
+                f"The assessment service answered {response.status_code}; nothing was stored."
+            )
+        if response.status_code != 200:
+            raise Problem(
+                502,
+                f"The assessment service refused the reference check ({response.status_code}).",
+                title="Bad Gateway",
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise Problem(502, "The assessment service sent no JSON.", title="Bad Gateway") from exc
+
+    async def missing_factories(self, factory_ids: Iterable[str]) -> list[str]:
+        return [fid for fid in factory_ids if await self._get(f"/v1/factories/{fid}") is None]
+
+    async def assessment(self, assessment_id: str) -> AssessmentRef | None:
+        body = await self._get(f"/v1/assessments/{assessment_id}")
+        if body is None:
+            return None
+        findings = await self._findings(assessment_id)
+        return AssessmentRef(
+            id=str(body.get("id", assessment_id)),
+            factory_id=body.get("factory_id"),
+            findings=findings,
+        )
+
+    async def _findings(self, assessment_id: str) -> list[FindingRef]:
+        findings: list[FindingRef] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": FINDINGS_PAGE_SIZE}
+            if cursor:
+                params["cursor"] = cursor
+            body = await self._get(f"/v1/assessments/{assessment_id}/findings", params)
+            if body is None:
+                return findings
+            rows = body if isinstance(body, list) else body.get("items", [])
+            findings.extend(_finding(row) for row in rows)
+            cursor = None if isinstance(body, list) else body.get("next_cursor")
+            if not cursor:
+                return findings
+
+
+def _finding(row: dict[str, Any]) -> FindingRef:
+    return FindingRef(
+        question_code=str(row.get("question_code") or row.get("code")),
+        compliance_point_code=row.get("compliance_point_code"),
+        non_compliant=row.get("non_compliant"),
+    )
+
+
+async def assessment_references(request: Request) -> AsyncIterator[AssessmentClient]:
+    """Dependency: a client that forwards the caller's token (so the assessment service applies
+    its own rules to the caller), or a short-lived service token when there is none."""
+    auth_settings = request.app.state.auth_settings
+    token = bearer_token(request) or mint_token(
+        auth_settings, role="service", subject="training-service", ttl_seconds=300
+    )
+    client = AssessmentClient(
+        request.app.state.settings.assessment_url,
+        token,
+        transport=getattr(request.app.state, "assessment_transport", None),
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+class StaticReferences:
+    """References known in advance (the demo seed, which has the factories and assessments in
+    hand): the same checks as over HTTP, without a running assessment service."""
+
+    def __init__(
+        self, factory_ids: Iterable[str], assessments: Iterable[AssessmentRef] = ()
+    ) -> None:
+        self.factory_ids = set(factory_ids)
+        self.assessments = {a.id: a for a in assessments}
+
+    async def missing_factories(self, factory_ids: Iterable[str]) -> list[str]:
+        return [fid for fid in factory_ids if fid not in self.factory_ids]
+
+    async def assessment(self, assessment_id: str) -> AssessmentRef | None:
+        return self.assessments.get(assessment_id)

@@ -1,0 +1,133 @@
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.training.common import Label, Name, ReferenceId
+from services.training.vocabulary import Delivery, ParticipantRole, Sex, Topic
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    course_id: ReferenceId
+    start_date: date
+    end_date: date
+    trainers: list[Name] = Field(default_factory=list, max_length=20)
+    venue: Label | None = None
+    delivery: Delivery
+    factory_ids: list[ReferenceId] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SessionCreate":
+        check_session_shape(self.start_date, self.end_date, self.delivery, self.factory_ids)
+        return self
+
+
+class SessionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    course_id: ReferenceId | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    trainers: list[Name] | None = Field(default=None, max_length=20)
+    venue: Label | None = None
+    delivery: Delivery | None = None
+    factory_ids: list[ReferenceId] | None = Field(default=None, min_length=1, max_length=200)
+
+
+def check_session_shape(
+    start_date: date, end_date: date, delivery: str, factory_ids: list[str]
+) -> None:
+    """Rules a session obeys after every write (raised as ValueError: pydantic makes it a 422)."""
+    if end_date < start_date:
+        raise ValueError("end_date is before start_date")
+    if len(set(factory_ids)) != len(factory_ids):
+        raise ValueError("factory_ids lists a factory twice")
+    if delivery == Delivery.IN_FACTORY and len(factory_ids) != 1:
+        raise ValueError("an in_factory session takes place in exactly one factory")
+
+
+class ParticipantIn(BaseModel):
+    """One row of an attendance list. Names are optional: counts need only sex and role."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    full_name: Name | None = None
+    sex: Sex
+    role: ParticipantRole
+    factory_id: ReferenceId
+    attended: bool = True
+    completed: bool = False
+
+    @model_validator(mode="after")
+    def _completed_means_attended(self) -> "ParticipantIn":
+        if self.completed and not self.attended:
+            raise ValueError("a participant who did not attend cannot have completed")
+        return self
+
+
+class AttendanceUpload(BaseModel):
+    """The whole attendance list of a session; it replaces the previous list in one transaction.
+    Each row has the shape of ParticipantIn; a bad row rejects the list, errors name the row
+    (1 = first row)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    participants: list[dict[str, Any]] = Field(
+        max_length=5_000,
+        description="Rows: {full_name?, sex, role, factory_id, attended?, completed?}.",
+    )
+
+
+class ParticipantRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    row_number: int
+    full_name: str | None
+    sex: Sex
+    role: ParticipantRole
+    factory_id: str
+    attended: bool
+    completed: bool
+
+
+class BySex(BaseModel):
+    female: int = 0
+    male: int = 0
+
+
+class ByRole(BaseModel):
+    worker: int = 0
+    supervisor: int = 0
+    manager: int = 0
+    worker_representative: int = 0
+
+
+class ParticipantCounts(BaseModel):
+    """Who took part: ``total``, ``by_sex`` and ``by_role`` count those who attended;
+    ``registered`` counts every row of the list, ``completed`` those who completed."""
+
+    total: int = 0
+    registered: int = 0
+    completed: int = 0
+    by_sex: BySex = Field(default_factory=BySex)
+    by_role: ByRole = Field(default_factory=ByRole)
+    by_factory: dict[str, int] = Field(default_factory=dict)
+
+
+class SessionRead(BaseModel):
+    id: str
+    course_id: str
+    course_topic: Topic
+    start_date: date
+    end_date: date
+    trainers: list[str]
+    venue: str | None
+    delivery: Delivery
+    factory_ids: list[str]
+    participants: ParticipantCounts
+    version: int
+    created_at: datetime
+    updated_at: datetime

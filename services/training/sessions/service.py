@@ -1,0 +1,256 @@
+"""Training sessions and their attendance lists.
+
+Each write emits a ``training_session.*`` snapshot carrying the participant counts, so the
+reporting service never needs the individual participants.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.etag import stale_write_guard
+from services.common.ids import new_id
+from services.common.outbox import utcnow
+from services.common.pagination import PageParams, paginate
+from services.common.problems import Problem, conflict, not_found
+from services.training.access import factory_scope
+from services.training.assessment_client import References, require_factories
+from services.training.common import changes
+from services.training.events import record_event
+from services.training.models import Course, Participant, SessionFactory, TrainingSession
+from services.training.sessions.attendance import count_participants, validate_rows
+from services.training.sessions.schemas import (
+    ParticipantCounts,
+    SessionCreate,
+    SessionRead,
+    SessionUpdate,
+    check_session_shape,
+)
+
+
+async def _course(session: AsyncSession, course_id: str) -> Course:
+    course = await session.get(Course, course_id)
+    if course is None:
+        raise Problem(
+            422,
+            f"course {course_id!r} does not exist.",
+            title="Unknown reference",
+            errors=[
+                {"location": "body.course_id", "message": "unknown course", "value": course_id}
+            ],
+        )
+    return course
+
+
+async def _participants(
+    session: AsyncSession, session_ids: list[str], only_factory: str | None = None
+) -> dict[str, list[Participant]]:
+    stmt = select(Participant).where(Participant.session_id.in_(session_ids))  # type: ignore[attr-defined]
+    if only_factory is not None:
+        stmt = stmt.where(Participant.factory_id == only_factory)
+    grouped: dict[str, list[Participant]] = defaultdict(list)
+    for person in (await session.execute(stmt)).scalars():
+        grouped[person.session_id].append(person)
+    return grouped
+
+
+def session_read(
+    training: TrainingSession, course: Course, counts: ParticipantCounts, only_factory: str | None
+) -> SessionRead:
+    """The session as a caller sees it: a factory sees itself and its own participants only."""
+    factory_ids = list(training.factory_ids)
+    if only_factory is not None:
+        factory_ids = [f for f in factory_ids if f == only_factory]
+    return SessionRead(
+        id=training.id,
+        course_id=training.course_id,
+        course_topic=course.topic,  # type: ignore[arg-type]
+        start_date=training.start_date,
+        end_date=training.end_date,
+        trainers=list(training.trainers),
+        venue=training.venue,
+        delivery=training.delivery,  # type: ignore[arg-type]
+        factory_ids=factory_ids,
+        participants=counts,
+        version=training.version,
+        created_at=training.created_at,
+        updated_at=training.updated_at,
+    )
+
+
+async def read_sessions(
+    session: AsyncSession, rows: list[TrainingSession], principal: Principal | None
+) -> list[SessionRead]:
+    scope = factory_scope(principal) if principal else None
+    people = await _participants(session, [r.id for r in rows], scope)
+    courses = {c.id: c for c in await _courses(session, {r.course_id for r in rows})}
+    return [
+        session_read(r, courses[r.course_id], count_participants(people.get(r.id, [])), scope)
+        for r in rows
+    ]
+
+
+async def _courses(session: AsyncSession, ids: set[str]) -> list[Course]:
+    if not ids:
+        return []
+    stmt = select(Course).where(Course.id.in_(ids))  # type: ignore[attr-defined]
+    return list((await session.execute(stmt)).scalars())
+
+
+async def _emit(session: AsyncSession, event_type: str, training: TrainingSession) -> None:
+    [snapshot] = await read_sessions(session, [training], None)
+    payload: dict[str, Any] = snapshot.model_dump(
+        mode="json",
+        include={
+            "id",
+            "course_id",
+            "course_topic",
+            "start_date",
+            "end_date",
+            "delivery",
+            "venue",
+            "factory_ids",
+            "participants",
+        },
+    )
+    await record_event(session, event_type, training.id, payload)
+
+
+async def create_session(
+    session: AsyncSession, data: SessionCreate, references: References
+) -> TrainingSession:
+    await require_factories(references, data.factory_ids, "body.factory_ids")
+    await _course(session, data.course_id)
+    training = TrainingSession(id=new_id("trs"), **data.model_dump())
+    session.add(training)
+    await session.flush()
+    session.add_all(SessionFactory(session_id=training.id, factory_id=f) for f in data.factory_ids)
+    await session.flush()
+    await _emit(session, "training_session.created", training)
+    await session.commit()
+    return training
+
+
+async def get_session(
+    session: AsyncSession, session_id: str, principal: Principal | None = None
+) -> TrainingSession:
+    training = await session.get(TrainingSession, session_id)
+    scope = factory_scope(principal) if principal else None
+    if training is None or (scope is not None and scope not in training.factory_ids):
+        raise not_found("Training session", session_id)
+    return training
+
+
+async def update_session(
+    session: AsyncSession,
+    training: TrainingSession,
+    data: SessionUpdate,
+) -> TrainingSession:
+    """Factory ids in ``data`` must already be checked with the assessment service."""
+    fields = changes(
+        data, required={"course_id", "start_date", "end_date", "delivery", "factory_ids"}
+    )
+    if "course_id" in fields:
+        await _course(session, fields["course_id"])
+    merged = {
+        "start_date": training.start_date,
+        "end_date": training.end_date,
+        "delivery": training.delivery,
+        "factory_ids": list(training.factory_ids),
+        **{k: v for k, v in fields.items() if k in {"start_date", "end_date", "delivery"}},
+    }
+    if "factory_ids" in fields:
+        merged["factory_ids"] = list(fields["factory_ids"])
+    try:
+        check_session_shape(**merged)
+    except ValueError as exc:
+        raise Problem(422, f"The session would be inconsistent: {exc}.") from exc
+    if "factory_ids" in fields:
+        await _replace_factories(session, training, fields["factory_ids"])
+    for name, value in fields.items():
+        setattr(training, name, value)
+    training.updated_at = utcnow()
+    async with stale_write_guard():
+        await session.flush()
+        await _emit(session, "training_session.updated", training)
+        await session.commit()
+    return training
+
+
+async def _replace_factories(
+    session: AsyncSession, training: TrainingSession, factory_ids: list[str]
+) -> None:
+    stmt = select(Participant.factory_id).where(Participant.session_id == training.id).distinct()
+    attending = set((await session.execute(stmt)).scalars())
+    orphaned = sorted(attending - set(factory_ids))
+    if orphaned:
+        raise conflict(
+            "The attendance list has participants from factories the change removes: "
+            + ", ".join(orphaned)
+            + ". Upload a new attendance list first."
+        )
+    await session.execute(delete(SessionFactory).where(SessionFactory.session_id == training.id))  # type: ignore[arg-type]
+    session.add_all(SessionFactory(session_id=training.id, factory_id=f) for f in factory_ids)
+
+
+async def replace_attendance(
+    session: AsyncSession, training: TrainingSession, rows: list[dict[str, Any]]
+) -> TrainingSession:
+    """Swap the whole attendance list in one transaction: all rows valid, or nothing changes."""
+    participants = validate_rows(rows, training.factory_ids)
+    await session.execute(delete(Participant).where(Participant.session_id == training.id))  # type: ignore[arg-type]
+    session.add_all(
+        Participant(id=new_id("par"), session_id=training.id, row_number=n, **p.model_dump())
+        for n, p in enumerate(participants, start=1)
+    )
+    training.updated_at = utcnow()
+    async with stale_write_guard():
+        await session.flush()
+        await _emit(session, "training_session.updated", training)
+        await session.commit()
+    return training
+
+
+async def list_sessions(
+    session: AsyncSession,
+    params: PageParams,
+    principal: Principal,
+    *,
+    factory_id: str | None = None,
+    course_id: str | None = None,
+    start_from: date | None = None,
+    start_to: date | None = None,
+) -> tuple[list[TrainingSession], str | None]:
+    stmt = select(TrainingSession)
+    scope = factory_scope(principal)
+    if scope is not None:
+        if factory_id is not None and factory_id != scope:
+            return [], None
+        factory_id = scope
+    if factory_id is not None:
+        stmt = stmt.join(SessionFactory).where(SessionFactory.factory_id == factory_id)
+    if course_id is not None:
+        stmt = stmt.where(TrainingSession.course_id == course_id)
+    if start_from is not None:
+        stmt = stmt.where(TrainingSession.start_date >= start_from)  # type: ignore[operator]
+    if start_to is not None:
+        stmt = stmt.where(TrainingSession.start_date <= start_to)  # type: ignore[operator]
+    rows, next_cursor = await paginate(session, stmt, TrainingSession.id, params)  # type: ignore[arg-type]
+    return list(rows), next_cursor
+
+
+async def list_participants(
+    session: AsyncSession, training: TrainingSession, params: PageParams, principal: Principal
+) -> tuple[list[Participant], str | None]:
+    stmt = select(Participant).where(Participant.session_id == training.id)
+    scope = factory_scope(principal)
+    if scope is not None:
+        stmt = stmt.where(Participant.factory_id == scope)
+    rows, next_cursor = await paginate(session, stmt, Participant.row_number, params)  # type: ignore[arg-type]
+    return list(rows), next_cursor
