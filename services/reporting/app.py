@@ -1,12 +1,14 @@
 """The reporting service: a read model fed by the assessment and training change feeds, the
 Better Work non-compliance methodology, and the annual report."""
 
+import httpx
 from fastapi import FastAPI
 
-from services.common.app import create_service_app
+from services.common.app import create_service_app, get_read_session
 from services.common.db import Database
+from services.common.outbox import changes_router
 from services.common.settings import AuthSettings
-from services.reporting.models import IdempotencyRecord
+from services.reporting.models import IdempotencyRecord, OutboxEvent
 from services.reporting.settings import ReportingSettings
 
 
@@ -14,8 +16,13 @@ def create_app(
     settings: ReportingSettings | None = None,
     database: Database | None = None,
     auth_settings: AuthSettings | None = None,
+    feed_transports: dict[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
+    """``feed_transports`` lets tests serve the source feeds in-process."""
+    from services.reporting.compliance.router import router as compliance_router
+    from services.reporting.freshness.router import feeds_readiness
     from services.reporting.freshness.router import router as freshness_router
+    from services.reporting.sync.lifespan import sync_lifespan
 
     return create_service_app(
         title="reporting",
@@ -24,5 +31,11 @@ def create_app(
         database=database,
         auth_settings=auth_settings,
         idempotency_model=IdempotencyRecord,
-        routers=[freshness_router],
+        readiness_checks={"feeds": feeds_readiness},
+        extra_lifespan=sync_lifespan(feed_transports),
+        routers=[
+            freshness_router,
+            compliance_router,
+            changes_router(OutboxEvent, get_read_session),
+        ],
     )

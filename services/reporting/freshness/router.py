@@ -1,25 +1,14 @@
-from datetime import datetime
+from typing import Any
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import get_read_session
 from services.common.auth import PUBLIC, Principal
-from services.reporting.models import FeedCursor
+from services.reporting.freshness import service
+from services.reporting.freshness.schemas import Freshness
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
-
-
-class FeedFreshness(BaseModel):
-    source: str
-    last_event_id: int
-    data_as_of: datetime | None
-
-
-class Freshness(BaseModel):
-    feeds: list[FeedFreshness]
 
 
 @router.get("/freshness", response_model=Freshness, summary="How current the report data is")
@@ -27,12 +16,15 @@ async def freshness(
     session: AsyncSession = Depends(get_read_session),
     _caller: Principal = Depends(PUBLIC),
 ) -> Freshness:
-    rows = (await session.execute(select(FeedCursor).order_by(FeedCursor.source))).scalars()
-    return Freshness(
-        feeds=[
-            FeedFreshness(
-                source=r.source, last_event_id=r.last_event_id, data_as_of=r.last_event_at
-            )
-            for r in rows
-        ]
-    )
+    return await service.freshness(session)
+
+
+async def feeds_readiness(request: Request) -> dict[str, Any]:
+    """For /health/ready: reports stay servable while a source is down, so this only informs."""
+    async for session in request.app.state.db.read_session():
+        result = await service.freshness(session)
+        return {
+            "status": "ok" if all(f.status == "ok" for f in result.feeds) else "degraded",
+            "feeds": {f.source: f.model_dump(mode="json") for f in result.feeds},
+        }
+    return {"status": "unknown"}

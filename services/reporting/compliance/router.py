@@ -1,0 +1,106 @@
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.app import get_read_session
+from services.common.auth import PUBLIC, Principal
+from services.reporting.compliance import service
+from services.reporting.compliance.schemas import (
+    ClusterRate,
+    CompliancePointRate,
+    QuestionRate,
+    RateReport,
+    ScopeRead,
+    TrendReport,
+)
+from services.reporting.scope import (
+    ReportScope,
+    SettingsDep,
+    audience_for,
+    restrict_to_principal,
+    scope_params,
+)
+from services.reporting.settings import ReportingSettings
+
+router = APIRouter(prefix="/v1/reports/non-compliance", tags=["reports"])
+
+# Who may call: everyone. admin/staff/constituent get every figure; anonymous, factory and brand
+# callers get public figures with small cells withheld (see services/reporting/scope.py).
+
+
+async def _rate_report(session, scope, caller, settings, rates):  # type: ignore[no-untyped-def]
+    scope = restrict_to_principal(scope, caller)
+    audience = audience_for(caller, settings)
+    labels = await service.catalog_labels(session, scope.country)
+    return RateReport(
+        scope=ScopeRead(**scope.__dict__),
+        minimum_factories=audience.minimum_factories,
+        summary=await service.summary(session, scope, audience),
+        items=await rates(session, scope, audience, labels),
+    )
+
+
+@router.get(
+    "/clusters",
+    response_model=RateReport[ClusterRate],
+    summary="Non-compliance rate by cluster (factories non-compliant on any CP of it)",
+)
+async def rates_by_cluster(
+    scope: ReportScope = Depends(scope_params),
+    session: AsyncSession = Depends(get_read_session),
+    caller: Principal = Depends(PUBLIC),
+    settings: ReportingSettings = SettingsDep,
+) -> RateReport[ClusterRate]:
+    return await _rate_report(session, scope, caller, settings, service.cluster_rates)  # type: ignore[no-any-return]
+
+
+@router.get(
+    "/compliance-points",
+    response_model=RateReport[CompliancePointRate],
+    summary="Non-compliance rate by compliance point",
+)
+async def rates_by_compliance_point(
+    scope: ReportScope = Depends(scope_params),
+    session: AsyncSession = Depends(get_read_session),
+    caller: Principal = Depends(PUBLIC),
+    settings: ReportingSettings = SettingsDep,
+) -> RateReport[CompliancePointRate]:
+    return await _rate_report(session, scope, caller, settings, service.compliance_point_rates)  # type: ignore[no-any-return]
+
+
+@router.get(
+    "/questions",
+    response_model=RateReport[QuestionRate],
+    summary="Non-compliance rate by question (information-only questions excluded)",
+)
+async def rates_by_question(
+    scope: ReportScope = Depends(scope_params),
+    session: AsyncSession = Depends(get_read_session),
+    caller: Principal = Depends(PUBLIC),
+    settings: ReportingSettings = SettingsDep,
+) -> RateReport[QuestionRate]:
+    return await _rate_report(session, scope, caller, settings, service.question_rates)  # type: ignore[no-any-return]
+
+
+@router.get("/trends", response_model=TrendReport, summary="Rates by cycle or by year")
+async def trends(
+    by: Literal["cycle", "year"] = Query("cycle"),
+    level: Literal["cluster", "compliance_point"] = Query("cluster"),
+    scope: ReportScope = Depends(scope_params),
+    session: AsyncSession = Depends(get_read_session),
+    caller: Principal = Depends(PUBLIC),
+    settings: ReportingSettings = SettingsDep,
+) -> TrendReport:
+    scope = restrict_to_principal(scope, caller)
+    audience = audience_for(caller, settings)
+    labels = await service.catalog_labels(session, scope.country)
+    items = await service.trends(session, scope, audience, labels, by, level)
+    return TrendReport(
+        scope=ScopeRead(**scope.__dict__),
+        by=by,
+        level=level,
+        minimum_factories=audience.minimum_factories,
+        periods=sorted({i.period for i in items}),
+        items=items,
+    )

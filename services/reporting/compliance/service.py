@@ -1,0 +1,343 @@
+"""The Better Work non-compliance methodology over the read model.
+
+1. Each factory's latest counted assessment in the scope (window, or cycle), per period when a
+   trend is asked for; 2-3, 6. information-only questions were dropped and the CP and cluster
+   flags were computed at ingest (sync/apply.py); 4-5. rate = non-compliant factories / factories
+   assessed, for every CP, cluster and question; 7. a factory's own figure is the share of its
+   applicable CPs that are non-compliant (stored per assessment), averaged here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import Integer, Subquery, case, cast, extract, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reporting.compliance.schemas import (
+    ClusterRate,
+    CompliancePointRate,
+    QuestionRate,
+    Summary,
+    TrendPoint,
+    Withheld,
+)
+from services.reporting.models import (
+    Assessment,
+    AssessmentCluster,
+    AssessmentCompliancePoint,
+    AssessmentQuestion,
+    Catalog,
+    CatalogCluster,
+    CatalogCompliancePoint,
+    CatalogQuestion,
+    Factory,
+)
+from services.reporting.scope import Audience, ReportScope
+
+Period = Literal["cycle", "year"] | None
+
+
+def withheld_for(factories: int, audience: Audience) -> Withheld | None:
+    """Small-cell suppression: public figures need at least ``minimum_factories`` behind them."""
+    minimum = audience.minimum_factories
+    if minimum is None or factories >= minimum:
+        return None
+    return Withheld(
+        reason=f"Fewer than {minimum} factories are behind this figure; it is withheld so that "
+        "no factory's results can be inferred.",
+        minimum_factories=minimum,
+    )
+
+
+def rate_fields(assessed: int, non_compliant: int, audience: Audience) -> dict[str, Any]:
+    withheld = withheld_for(assessed, audience)
+    if withheld is not None:
+        return {
+            "factories_assessed": assessed,
+            "factories_non_compliant": None,
+            "non_compliance_rate": None,
+            "withheld": withheld,
+        }
+    return {
+        "factories_assessed": assessed,
+        "factories_non_compliant": non_compliant,
+        "non_compliance_rate": non_compliant / assessed if assessed else None,
+        "withheld": None,
+    }
+
+
+def selected_assessments(scope: ReportScope, by: Period = None) -> Subquery:
+    """Step 1: each factory's latest counted assessment in scope (per cycle or year if asked)."""
+    a: Any = Assessment
+    period: Any = {
+        None: literal(0),
+        "cycle": a.cycle,
+        "year": cast(extract("year", a.day), Integer),
+    }[by]
+    partition = [a.factory_id] if by is None else [a.factory_id, period]
+    latest_first = func.row_number().over(
+        partition_by=partition,
+        order_by=(a.day.desc().nulls_last(), a.published_at.desc().nulls_last(), a.id.desc()),
+    )
+    stmt = select(
+        a.id.label("assessment_id"),
+        a.factory_id.label("factory_id"),
+        period.label("period"),
+        a.compliance_points_applicable.label("points_applicable"),
+        a.compliance_points_non_compliant.label("points_non_compliant"),
+        latest_first.label("position"),
+    ).where(a.counted.is_(True))
+    if scope.region or scope.size_band or scope.ownership:
+        f: Any = Factory
+        stmt = stmt.join(f, f.id == a.factory_id)
+        if scope.region:
+            stmt = stmt.where(f.region == scope.region)
+        if scope.size_band:
+            stmt = stmt.where(f.size_band == scope.size_band)
+        if scope.ownership:
+            stmt = stmt.where(f.ownership == scope.ownership)
+    if scope.country:
+        stmt = stmt.where(a.country == scope.country)
+    if scope.date_from:
+        stmt = stmt.where(a.day >= scope.date_from)
+    if scope.date_to:
+        stmt = stmt.where(a.day <= scope.date_to)
+    if scope.cycle is not None:
+        stmt = stmt.where(a.cycle == scope.cycle)
+    ranked = stmt.subquery("ranked")
+    return (
+        select(
+            ranked.c.assessment_id,
+            ranked.c.factory_id,
+            ranked.c.period,
+            ranked.c.points_applicable,
+            ranked.c.points_non_compliant,
+        )
+        .where(ranked.c.position == 1)
+        .subquery("selected")
+    )
+
+
+@dataclass
+class Labels:
+    """Names of clusters, CPs and questions, the newest catalogue of the country winning."""
+
+    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    points: dict[str, dict[str, Any]] = field(default_factory=dict)
+    questions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def cluster_name(self, code: str) -> str:
+        return str(self.clusters.get(code, {}).get("name", code))
+
+    def point_name(self, code: str) -> str:
+        return str(self.points.get(code, {}).get("name", code))
+
+    def cluster_order(self, code: str) -> tuple[int, str]:
+        return (self.clusters.get(code, {}).get("position", 10_000), code)
+
+    def point_order(self, code: str) -> tuple[int, str]:
+        return (self.points.get(code, {}).get("position", 10_000), code)
+
+
+async def catalog_labels(session: AsyncSession, country: str | None) -> Labels:
+    stmt = select(Catalog.id)
+    if country:
+        stmt = stmt.where((Catalog.country == country) | Catalog.country.is_(None))  # type: ignore[union-attr]
+    stmt = stmt.order_by(Catalog.published_at.asc().nulls_first(), Catalog.id)  # type: ignore[union-attr]
+    catalog_ids = list((await session.execute(stmt)).scalars())
+    labels = Labels()
+    if not catalog_ids:
+        return labels
+    order = {cid: i for i, cid in enumerate(catalog_ids)}
+    for model, target in (
+        (CatalogCluster, labels.clusters),
+        (CatalogCompliancePoint, labels.points),
+        (CatalogQuestion, labels.questions),
+    ):
+        rows = (
+            await session.execute(select(model).where(model.catalog_id.in_(catalog_ids)))  # type: ignore[attr-defined]
+        ).scalars()
+        for row in sorted(rows, key=lambda r: order[r.catalog_id]):
+            target[row.code] = row.model_dump()
+    return labels
+
+
+def _count_non_compliant(column: Any) -> Any:
+    return func.sum(case((column.is_(True), 1), else_=0))
+
+
+def _factory_share(selected: Subquery) -> Any:
+    """Step 7: the share of a factory's applicable CPs on which it is non-compliant."""
+    return selected.c.points_non_compliant * 1.0 / func.nullif(selected.c.points_applicable, 0)
+
+
+async def summary(session: AsyncSession, scope: ReportScope, audience: Audience) -> Summary:
+    selected = selected_assessments(scope)
+    share = _factory_share(selected)
+    factories, average = (
+        await session.execute(select(func.count(), func.avg(share)).select_from(selected))
+    ).one()
+    withheld = withheld_for(int(factories), audience)
+    return Summary(
+        factories_assessed=int(factories),
+        average_share_of_compliance_points_non_compliant=(
+            None if withheld or average is None else float(average)
+        ),
+        withheld=withheld,
+    )
+
+
+async def _grouped(
+    session: AsyncSession, scope: ReportScope, model: Any, code_column: str, by: Period = None
+) -> Sequence[Any]:
+    selected = selected_assessments(scope, by)
+    code = getattr(model, code_column)
+    stmt = (
+        select(
+            selected.c.period,
+            code.label("code"),
+            func.count().label("assessed"),
+            _count_non_compliant(model.non_compliant).label("non_compliant"),
+        )
+        .select_from(selected)
+        .join(model, model.assessment_id == selected.c.assessment_id)
+        .group_by(selected.c.period, code)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def cluster_rates(
+    session: AsyncSession, scope: ReportScope, audience: Audience, labels: Labels
+) -> list[ClusterRate]:
+    rows = await _grouped(session, scope, AssessmentCluster, "cluster_code")
+    items = [
+        ClusterRate(
+            cluster_code=r.code,
+            cluster_name=labels.cluster_name(r.code),
+            category=labels.clusters.get(r.code, {}).get("category"),
+            **rate_fields(int(r.assessed), int(r.non_compliant), audience),
+        )
+        for r in rows
+    ]
+    return sorted(items, key=lambda i: labels.cluster_order(i.cluster_code))
+
+
+async def compliance_point_rates(
+    session: AsyncSession, scope: ReportScope, audience: Audience, labels: Labels
+) -> list[CompliancePointRate]:
+    rows = await _grouped(session, scope, AssessmentCompliancePoint, "compliance_point_code")
+    clusters = await _point_clusters(session)
+    items = []
+    for r in rows:
+        cluster = labels.points.get(r.code, {}).get("cluster_code") or clusters.get(r.code, "")
+        items.append(
+            CompliancePointRate(
+                compliance_point_code=r.code,
+                compliance_point_name=labels.point_name(r.code),
+                cluster_code=cluster,
+                cluster_name=labels.cluster_name(cluster),
+                **rate_fields(int(r.assessed), int(r.non_compliant), audience),
+            )
+        )
+    return sorted(
+        items,
+        key=lambda i: (
+            labels.cluster_order(i.cluster_code),
+            labels.point_order(i.compliance_point_code),
+        ),
+    )
+
+
+async def _point_clusters(session: AsyncSession) -> dict[str, str]:
+    """CP -> cluster as recorded with the findings, for CPs no known catalogue names."""
+    stmt = select(
+        AssessmentCompliancePoint.compliance_point_code, AssessmentCompliancePoint.cluster_code
+    ).distinct()
+    return {code: cluster for code, cluster in (await session.execute(stmt)).all()}
+
+
+async def question_rates(
+    session: AsyncSession, scope: ReportScope, audience: Audience, labels: Labels
+) -> list[QuestionRate]:
+    rows = await _grouped(session, scope, AssessmentQuestion, "question_code")
+    items = []
+    for r in rows:
+        question = labels.questions.get(r.code, {})
+        point = question.get("compliance_point_code", "")
+        items.append(
+            QuestionRate(
+                question_code=r.code,
+                question_text=question.get("text"),
+                compliance_point_code=point,
+                compliance_point_name=labels.point_name(point),
+                cluster_code=question.get("cluster_code", ""),
+                **rate_fields(int(r.assessed), int(r.non_compliant), audience),
+            )
+        )
+    return sorted(
+        items,
+        key=lambda i: (
+            labels.cluster_order(i.cluster_code),
+            labels.point_order(i.compliance_point_code),
+            labels.questions.get(i.question_code, {}).get("position", 10_000),
+            i.question_code,
+        ),
+    )
+
+
+async def trends(
+    session: AsyncSession,
+    scope: ReportScope,
+    audience: Audience,
+    labels: Labels,
+    by: Literal["cycle", "year"],
+    level: Literal["cluster", "compliance_point"],
+) -> list[TrendPoint]:
+    """Rates per cycle (each factory's n-th assessment) or per calendar year, plus 'ALL'."""
+    if level == "cluster":
+        rows = await _grouped(session, scope, AssessmentCluster, "cluster_code", by)
+        name, order = labels.cluster_name, labels.cluster_order
+    else:
+        rows = await _grouped(
+            session, scope, AssessmentCompliancePoint, "compliance_point_code", by
+        )
+        name, order = labels.point_name, labels.point_order
+    items = [
+        TrendPoint(
+            period=int(r.period),
+            code=r.code,
+            name=name(r.code),
+            **rate_fields(int(r.assessed), int(r.non_compliant), audience),
+        )
+        for r in rows
+        if r.period is not None
+    ]
+    selected = selected_assessments(scope, by)
+    share = _factory_share(selected)
+    totals = await session.execute(
+        select(selected.c.period, func.count(), func.avg(share))
+        .select_from(selected)
+        .group_by(selected.c.period)
+    )
+    for period, factories, average in totals.all():
+        if period is None:
+            continue
+        withheld = withheld_for(int(factories), audience)
+        items.append(
+            TrendPoint(
+                period=int(period),
+                code="ALL",
+                name="All factories",
+                factories_assessed=int(factories),
+                factories_non_compliant=None,
+                non_compliance_rate=None,
+                withheld=withheld,
+                average_share_of_compliance_points_non_compliant=(
+                    None if withheld or average is None else float(average)
+                ),
+            )
+        )
+    return sorted(items, key=lambda i: (i.period, i.code == "ALL", order(i.code)))

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reporting.freshness.schemas import FeedFreshness, Freshness
+from services.reporting.models import FeedCursor
+from services.reporting.vocabulary import FEED_SOURCES
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def freshness(session: AsyncSession) -> Freshness:
+    """Each feed's position; ``data_as_of`` is when the source last said nothing more was left,
+    so every change committed before it is in the reports."""
+    rows = {r.source: r for r in (await session.execute(select(FeedCursor))).scalars()}
+    moment = datetime.now(UTC)
+    feeds = []
+    for source in sorted(set(FEED_SOURCES) | set(rows)):
+        row = rows.get(source)
+        data_as_of = _aware(row.caught_up_at) if row else None
+        failures = row.consecutive_failures if row else 0
+        if row is None or row.last_attempt_at is None:
+            status = "never_synced"
+        elif failures:
+            status = "source_unavailable"
+        elif data_as_of is None or (_aware(row.last_attempt_at) or moment) > data_as_of:
+            status = "catching_up"
+        else:
+            status = "ok"
+        feeds.append(
+            FeedFreshness(
+                source=source,
+                status=status,
+                last_event_id=row.last_event_id if row else 0,
+                last_event_at=_aware(row.last_event_at) if row else None,
+                data_as_of=data_as_of,
+                lag_seconds=round((moment - data_as_of).total_seconds(), 3) if data_as_of else None,
+                last_error=row.last_error if row else None,
+                consecutive_failures=failures,
+            )
+        )
+    as_of = [f.data_as_of for f in feeds]
+    return Freshness(
+        data_as_of=None if None in as_of else min(a for a in as_of if a is not None),
+        feeds=feeds,
+    )
