@@ -110,6 +110,7 @@ async def add_items(
 ) -> list[ItemRead]:
     # Check with the assessment service before the write transaction takes any lock.
     plan = await service.get_plan(read_session, plan_id)
+    read_session.expunge(plan)
     await read_session.rollback()
     await service.verify_item_references(references, plan, body.items)
     items = await service.add_items(session, plan_id, body.items, caller.subject)
