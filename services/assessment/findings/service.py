@@ -131,7 +131,8 @@ async def _validate(
     elsewhere = await _other_versions(session, assessment.catalog_id, missing)
     errors = finding_errors(questions, items, elsewhere)
     if errors:
-        bad_codes = sorted({e["question_code"] for e in errors if e["type"].endswith("question")})
+        foreign = {"unknown_question", "other_catalog_question"}
+        bad_codes = sorted({e["question_code"] for e in errors if e["type"] in foreign})
         detail = f"{len(errors)} problem(s) in the findings; nothing was stored."
         if bad_codes:
             detail += f" Not questions of this assessment's CAT: {', '.join(bad_codes)}."
