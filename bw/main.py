@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bw import report as report_cli
+from bw import sync as sync_cli
 from bw.runner import Platform
 from bw.services import SERVICES, spec
 from gateway.settings import GatewaySettings
@@ -136,6 +138,9 @@ def up(
         platform.stop()
         console.print("stopped")
 
+
+app.add_typer(report_cli.app, name="report")
+app.command("sync")(sync_cli.sync)
 
 if __name__ == "__main__":
     app()

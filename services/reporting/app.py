@@ -19,6 +19,8 @@ def create_app(
     feed_transports: dict[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
     """``feed_transports`` lets tests serve the source feeds in-process."""
+    from services.reporting.activity.router import router as activity_router
+    from services.reporting.annual.router import router as annual_router
     from services.reporting.compliance.router import router as compliance_router
     from services.reporting.freshness.router import feeds_readiness
     from services.reporting.freshness.router import router as freshness_router
@@ -36,6 +38,8 @@ def create_app(
         routers=[
             freshness_router,
             compliance_router,
+            activity_router,
+            annual_router,
             changes_router(OutboxEvent, get_read_session),
         ],
     )

@@ -1,0 +1,134 @@
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.app import get_read_session, get_session
+from services.common.auth import PUBLIC, Access, Principal, Role
+from services.common.pagination import Page, PageParams, page_params
+from services.reporting.annual import render, service
+from services.reporting.annual.schemas import AnnualReport, PublicationRead
+from services.reporting.scope import (
+    Audience,
+    ReportScope,
+    SettingsDep,
+    audience_for,
+    restrict_to_principal,
+)
+from services.reporting.settings import ReportingSettings
+
+router = APIRouter(prefix="/v1/reports/annual", tags=["annual report"])
+
+YEAR = Path(ge=2000, le=2100)
+COUNTRY = Query(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code, e.g. UZ.")
+FORMAT = Query(None, description="json, html, pdf, xlsx or csv; overrides Accept.")
+RENDERED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The report in the negotiated format.",
+        "content": {media: {} for media in render.FORMATS.values() if media != "application/json"},
+    }
+}
+
+
+def _rendered(report: AnnualReport, fmt: str, filename: str, etag: str | None = None) -> Response:
+    headers = {"vary": "accept"}
+    if fmt in ("pdf", "xlsx", "csv"):
+        headers["content-disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    if etag:
+        headers["etag"] = f'"{etag}"'
+    media_type = render.FORMATS[fmt]
+    if fmt in ("html", "csv"):
+        media_type += "; charset=utf-8"
+    return Response(render.render(report, fmt), media_type=media_type, headers=headers)
+
+
+@router.get(
+    "/{year}",
+    response_model=AnnualReport,
+    responses=RENDERED,
+    summary="The annual report (JSON, HTML, PDF, XLSX or CSV by Accept or ?format=)",
+)
+async def annual_report(
+    request: Request,
+    year: int = YEAR,
+    country: str = COUNTRY,
+    format: str | None = FORMAT,
+    session: AsyncSession = Depends(get_read_session),
+    caller: Principal = Depends(PUBLIC),
+    settings: ReportingSettings = SettingsDep,
+) -> Response:
+    fmt = render.negotiate(request.headers.get("accept"), format)
+    scope = restrict_to_principal(ReportScope(country=country), caller)
+    report = await service.build_annual_report(
+        session, year, scope.country or country, audience_for(caller, settings)
+    )
+    return _rendered(report, fmt, f"annual-report-{country}-{year}")
+
+
+@router.post(
+    "/{year}/publications",
+    status_code=201,
+    response_model=PublicationRead,
+    summary="Publish: freeze the public edition of the report as it is now",
+)
+async def publish(
+    response: Response,
+    year: int = YEAR,
+    country: str = COUNTRY,
+    session: AsyncSession = Depends(get_session),
+    caller: Principal = Depends(Access(Role.ADMIN, Role.STAFF)),
+    settings: ReportingSettings = SettingsDep,
+) -> PublicationRead:
+    publication = await service.publish_annual_report(
+        session, year, country, Audience(settings.min_cell_size), caller.subject
+    )
+    response.headers["location"] = f"/v1/reports/annual/{year}/publications/{publication.id}"
+    response.headers["etag"] = f'"{publication.content_hash}"'
+    return PublicationRead.model_validate(publication, from_attributes=True)
+
+
+@router.get(
+    "/{year}/publications",
+    response_model=Page[PublicationRead],
+    summary="Published editions of a year's report",
+)
+async def list_publications(
+    year: int = YEAR,
+    country: str | None = Query(None, pattern=r"^[A-Z]{2}$"),
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_read_session),
+    _caller: Principal = Depends(PUBLIC),
+) -> Page[PublicationRead]:
+    rows, next_cursor = await service.list_publications(session, year, country, params)
+    return Page(
+        items=[PublicationRead.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/{year}/publications/{publication_id}",
+    response_model=AnnualReport,
+    responses=RENDERED,
+    summary="A published edition, exactly as frozen (any format)",
+)
+async def get_publication(
+    request: Request,
+    publication_id: str,
+    year: int = YEAR,
+    format: str | None = FORMAT,
+    session: AsyncSession = Depends(get_read_session),
+    _caller: Principal = Depends(PUBLIC),
+) -> Response:
+    fmt = render.negotiate(request.headers.get("accept"), format)
+    publication = await service.get_publication(session, year, publication_id)
+    report = AnnualReport.model_validate(publication.content)
+    if fmt == "json":  # the frozen bytes' source, not a re-serialisation of the model
+        return Response(
+            service.canonical_json(publication.content),
+            media_type="application/json",
+            headers={"etag": f'"{publication.content_hash}"', "vary": "accept"},
+        )
+    return _rendered(
+        report, fmt, f"annual-report-{publication.country}-{year}", publication.content_hash
+    )

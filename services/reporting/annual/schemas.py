@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from services.reporting.activity.schemas import ActivityReport
+from services.reporting.compliance.schemas import (
+    ClusterRate,
+    CompliancePointRate,
+    QuestionRate,
+    Summary,
+    TrendPoint,
+)
+
+
+class ProgrammeOverview(BaseModel):
+    programme_name: str
+    factories_participating: int
+    assessments_in_period: int
+    advisory_visits: int
+    training_sessions: int
+    training_participants: int
+    stakeholder_events: int
+
+
+class CountShare(BaseModel):
+    key: str
+    label: str
+    factories: int
+
+
+class FactoryProfile(BaseModel):
+    factories_assessed: int
+    workers: int
+    workers_women: int
+    share_women: float | None
+    by_size_band: list[CountShare]
+    by_ownership: list[CountShare]
+    by_region: list[CountShare]
+
+
+class Methodology(BaseModel):
+    period_from: date
+    period_to: date
+    assessments_used: int
+    catalog_versions: list[str]
+    minimum_factories: int | None = Field(
+        description="Public figures resting on fewer factories are withheld; null: none is."
+    )
+    steps: list[str]
+
+
+class ClusterBlock(BaseModel):
+    cluster: ClusterRate
+    compliance_points: list[CompliancePointRate]
+
+
+class Trends(BaseModel):
+    by_cycle: list[TrendPoint]
+    by_year: list[TrendPoint]
+
+
+class AnnualReport(BaseModel):
+    title: str
+    country: str
+    year: int
+    audience: str = Field(description="public (small cells withheld) or full")
+    generated_at: datetime
+    data_as_of: datetime | None
+    overview: ProgrammeOverview
+    factory_profile: FactoryProfile
+    methodology: Methodology
+    summary: Summary
+    non_compliance: list[ClusterBlock]
+    highest_non_compliance: list[QuestionRate]
+    trends: Trends
+    activity: ActivityReport
+
+
+class PublicationRead(BaseModel):
+    id: str
+    kind: str
+    year: int
+    country: str
+    generated_at: datetime
+    content_hash: str = Field(description="sha256 of the frozen JSON report.")

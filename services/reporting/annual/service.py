@@ -1,0 +1,236 @@
+"""Assembles the annual report (An Industry and Compliance Review) from the read model, and
+freezes published ones."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.ids import new_id
+from services.common.observability import current_request_id
+from services.common.outbox import append_event
+from services.common.pagination import PageParams, paginate
+from services.common.problems import not_found
+from services.reporting.activity.service import activity_report
+from services.reporting.annual.schemas import (
+    AnnualReport,
+    ClusterBlock,
+    CountShare,
+    FactoryProfile,
+    Methodology,
+    ProgrammeOverview,
+    PublicationRead,
+    Trends,
+)
+from services.reporting.compliance import service as compliance
+from services.reporting.freshness.service import freshness
+from services.reporting.models import Assessment, Catalog, Factory, OutboxEvent, ReportPublication
+from services.reporting.scope import Audience, ReportScope
+from services.reporting.vocabulary import SIZE_BAND_LABELS, SizeBand
+
+PROGRAMME_NAMES = {"UZ": "Better Work Uzbekistan"}
+HIGHEST_ISSUES = 10
+
+METHODOLOGY_STEPS = [
+    "Each factory's latest published assessment in the period is used (a corrected assessment "
+    "counts only in its newest revision).",
+    "Information-only questions (fact gathering) carry no finding and are left out.",
+    "A factory is non-compliant on a compliance point when at least one of its questions has a "
+    "finding.",
+    "The non-compliance rate of a compliance point is the share of assessed factories (where the "
+    "point applies) that are non-compliant on it; a question's rate is the share of factories "
+    "with a finding on it.",
+    "A cluster's rate is the share of factories non-compliant on at least one of its compliance "
+    "points.",
+    "A factory's own figure is the share of its compliance points found non-compliant; the "
+    "report gives the average over factories. Results are aggregates: no factory is named.",
+]
+
+
+def programme_name(country: str) -> str:
+    return PROGRAMME_NAMES.get(country, f"Better Work ({country})")
+
+
+def _breakdown(values: list[str | None], labels: dict[str, str] | None = None) -> list[CountShare]:
+    counts = Counter(v or "unknown" for v in values)
+    return [
+        CountShare(key=key, label=(labels or {}).get(key, key.replace("_", " ")), factories=n)
+        for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+async def _profile(session: AsyncSession, scope: ReportScope) -> FactoryProfile:
+    selected = compliance.selected_assessments(scope)
+    rows = (
+        await session.execute(
+            select(Factory).where(Factory.id.in_(select(selected.c.factory_id)))  # type: ignore[attr-defined]
+        )
+    ).scalars()
+    factories = list(rows)
+    workers = sum(f.workforce_total or 0 for f in factories)
+    women = sum(f.workforce_women or 0 for f in factories)
+    band_order = {band.value: i for i, band in enumerate(SizeBand)}
+    by_band = sorted(
+        _breakdown(
+            [f.size_band for f in factories], {k.value: v for k, v in SIZE_BAND_LABELS.items()}
+        ),
+        key=lambda c: band_order.get(c.key, 99),
+    )
+    return FactoryProfile(
+        factories_assessed=len(factories),
+        workers=workers,
+        workers_women=women,
+        share_women=women / workers if workers else None,
+        by_size_band=by_band,
+        by_ownership=_breakdown([f.ownership for f in factories]),
+        by_region=_breakdown([f.region for f in factories]),
+    )
+
+
+async def _catalog_versions(session: AsyncSession, scope: ReportScope) -> list[str]:
+    selected = compliance.selected_assessments(scope)
+    stmt = (
+        select(Catalog.version, Catalog.id)
+        .join(Assessment, Assessment.catalog_id == Catalog.id)  # type: ignore[arg-type]
+        .where(Assessment.id.in_(select(selected.c.assessment_id)))  # type: ignore[attr-defined]
+        .distinct()
+    )
+    return sorted({f"{v or '?'} ({cid})" for v, cid in (await session.execute(stmt)).all()})
+
+
+async def build_annual_report(
+    session: AsyncSession, year: int, country: str, audience: Audience
+) -> AnnualReport:
+    scope = ReportScope(country=country).for_year(year)
+    labels = await compliance.catalog_labels(session, country)
+    summary = await compliance.summary(session, scope, audience)
+    clusters = await compliance.cluster_rates(session, scope, audience, labels)
+    points = await compliance.compliance_point_rates(session, scope, audience, labels)
+    questions = await compliance.question_rates(session, scope, audience, labels)
+    shown = [q for q in questions if q.non_compliance_rate is not None]
+    highest = sorted(shown, key=lambda q: (-(q.non_compliance_rate or 0), q.question_code))
+    # Trends look back from the report's year: everything up to its end.
+    history = ReportScope(country=country, date_to=date(year, 12, 31))
+    activity = await activity_report(session, scope, today=min(date.today(), scope.date_to))
+    participating = await session.scalar(
+        select(func.count()).select_from(Factory).where(Factory.country == country)
+    )
+    assessments_in_period = await session.scalar(
+        select(func.count())
+        .select_from(Assessment)
+        .where(
+            Assessment.counted.is_(True),  # type: ignore[attr-defined]
+            Assessment.country == country,
+            Assessment.day >= scope.date_from,  # type: ignore[operator]
+            Assessment.day <= scope.date_to,  # type: ignore[operator]
+        )
+    )
+    return AnnualReport(
+        title=f"{programme_name(country)}: Annual Report {year}. An Industry and Compliance Review",
+        country=country,
+        year=year,
+        audience="public" if audience.is_public else "full",
+        generated_at=datetime.now(UTC),
+        data_as_of=(await freshness(session)).data_as_of,
+        overview=ProgrammeOverview(
+            programme_name=programme_name(country),
+            factories_participating=int(participating or 0),
+            assessments_in_period=int(assessments_in_period or 0),
+            advisory_visits=activity.advisory.visits,
+            training_sessions=activity.training.sessions,
+            training_participants=activity.training.participants.total,
+            stakeholder_events=activity.stakeholder_engagement.events,
+        ),
+        factory_profile=await _profile(session, scope),
+        methodology=Methodology(
+            period_from=scope.date_from,  # type: ignore[arg-type]
+            period_to=scope.date_to,  # type: ignore[arg-type]
+            assessments_used=summary.factories_assessed,
+            catalog_versions=await _catalog_versions(session, scope),
+            minimum_factories=audience.minimum_factories,
+            steps=METHODOLOGY_STEPS,
+        ),
+        summary=summary,
+        non_compliance=[
+            ClusterBlock(
+                cluster=cluster,
+                compliance_points=[p for p in points if p.cluster_code == cluster.cluster_code],
+            )
+            for cluster in clusters
+        ],
+        highest_non_compliance=highest[:HIGHEST_ISSUES],
+        trends=Trends(
+            by_cycle=await compliance.trends(
+                session, history, audience, labels, "cycle", "cluster"
+            ),
+            by_year=await compliance.trends(session, history, audience, labels, "year", "cluster"),
+        ),
+        activity=activity,
+    )
+
+
+# --- publications ----------------------------------------------------------------------------
+
+
+def canonical_json(content: dict[str, Any]) -> str:
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON: anyone can recompute it from the published JSON."""
+    return "sha256:" + hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+async def publish_annual_report(
+    session: AsyncSession, year: int, country: str, audience: Audience, published_by: str
+) -> ReportPublication:
+    """Freeze the report as it is now; later data changes never alter a publication."""
+    report = await build_annual_report(session, year, country, audience)
+    content = report.model_dump(mode="json")
+    publication = ReportPublication(
+        id=new_id("pub"),
+        kind="annual",
+        year=year,
+        country=country,
+        generated_at=report.generated_at,
+        content_hash=content_hash(content),
+        content=content,
+        published_by=published_by,
+    )
+    session.add(publication)
+    await append_event(
+        session,
+        OutboxEvent,
+        event_type="report_publication.created",
+        aggregate_type="report_publication",
+        aggregate_id=publication.id,
+        payload=PublicationRead.model_validate(publication, from_attributes=True).model_dump(
+            mode="json"
+        ),
+        request_id=current_request_id(),
+    )
+    await session.commit()
+    return publication
+
+
+async def list_publications(
+    session: AsyncSession, year: int, country: str | None, params: PageParams
+) -> tuple[list[ReportPublication], str | None]:
+    stmt = select(ReportPublication).where(ReportPublication.year == year)
+    if country:
+        stmt = stmt.where(ReportPublication.country == country)
+    rows, next_cursor = await paginate(session, stmt, ReportPublication.id, params)  # type: ignore[arg-type]
+    return list(rows), next_cursor
+
+
+async def get_publication(session: AsyncSession, year: int, ident: str) -> ReportPublication:
+    publication = await session.get(ReportPublication, ident)
+    if publication is None or publication.year != year:
+        raise not_found("Publication", ident)
+    return publication
