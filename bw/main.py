@@ -12,6 +12,7 @@ from rich.console import Console
 
 from bw import report as report_cli
 from bw import sync as sync_cli
+from bw import training as training_cli
 from bw.runner import Platform
 from bw.services import SERVICES, spec
 from gateway.settings import GatewaySettings
@@ -140,6 +141,7 @@ def up(
 
 
 app.add_typer(report_cli.app, name="report")
+app.add_typer(training_cli.app, name="training")
 app.command("sync")(sync_cli.sync)
 
 if __name__ == "__main__":
