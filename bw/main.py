@@ -10,7 +10,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bw import catalog as catalog_cli
 from bw import report as report_cli
+from bw import seed as seed_cli
 from bw import sync as sync_cli
 from bw import training as training_cli
 from bw.runner import Platform
@@ -140,7 +142,9 @@ def up(
         console.print("stopped")
 
 
+app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(report_cli.app, name="report")
+app.add_typer(seed_cli.app, name="seed")
 app.add_typer(training_cli.app, name="training")
 app.command("sync")(sync_cli.sync)
 

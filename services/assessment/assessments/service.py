@@ -70,8 +70,15 @@ def snapshot(assessment: Assessment) -> dict[str, Any]:
     }
 
 
+def published_payload(
+    assessment: Assessment, country: str, findings: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``assessment.published`` payload: the snapshot, the country and every finding as
+    {question_code, compliance_point_code, cluster_code, non_compliant, value}."""
+    return {**snapshot(assessment), "country": country, "findings": findings}
+
+
 async def published_snapshot(session: AsyncSession, assessment: Assessment) -> dict[str, Any]:
-    """The ``assessment.published`` payload: the snapshot, the country and every finding."""
     factory = await session.get(Factory, assessment.factory_id)
     assert factory is not None
     findings = (
@@ -81,10 +88,10 @@ async def published_snapshot(session: AsyncSession, assessment: Assessment) -> d
             .order_by(Finding.question_code)
         )
     ).scalars()
-    return {
-        **snapshot(assessment),
-        "country": factory.country,
-        "findings": [
+    return published_payload(
+        assessment,
+        factory.country,
+        [
             {
                 "question_code": f.question_code,
                 "compliance_point_code": f.compliance_point_code,
@@ -94,7 +101,7 @@ async def published_snapshot(session: AsyncSession, assessment: Assessment) -> d
             }
             for f in findings
         ],
-    }
+    )
 
 
 async def get_assessment(
