@@ -1,0 +1,73 @@
+"""Fixtures for tests that start real processes the way `make run` does."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bw.runner import Platform
+from tests.support import RUN_ID, TEST_AUTH, TEST_DATABASE_URL, drop_schema
+
+SERVICES = ("assessment", "training", "reporting")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def platform_env(var_dir: Path, tag: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "BW_VAR_DIR": str(var_dir),
+        "AUTH_JWT_SECRET": TEST_AUTH.jwt_secret,
+        "AUTH_ISSUER": TEST_AUTH.issuer,
+        "AUTH_AUDIENCE": TEST_AUTH.audience,
+    }
+    env.pop("DATABASE_URL", None)
+    if TEST_DATABASE_URL:
+        env["DATABASE_URL"] = TEST_DATABASE_URL
+        for service in SERVICES:
+            env[f"{service.upper()}_DB_SCHEMA"] = f"t_{RUN_ID}_{tag}_{service}"
+    return env
+
+
+def bw(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bw.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+@pytest.fixture
+def migrated_env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    tag = request.node.name[-6:].replace("[", "").replace("]", "").lower()
+    env = platform_env(tmp_path / "var", tag)
+    bw("migrate", env=env)
+    yield env
+    if TEST_DATABASE_URL:
+        for service in SERVICES:
+            asyncio.run(drop_schema(TEST_DATABASE_URL, env[f"{service.upper()}_DB_SCHEMA"]))
+
+
+@pytest.fixture
+def platform(migrated_env: dict[str, str]) -> Iterator[Platform]:
+    ports = {name: free_port() for name in (*SERVICES, "gateway")}
+    running = Platform(host="127.0.0.1", ports=ports, env=migrated_env)
+    running.start()
+    try:
+        running.wait_ready(timeout=60)
+        yield running
+    finally:
+        running.stop()
