@@ -13,7 +13,7 @@ from services.common.body_limit import BodyLimitMiddleware
 from services.common.db import Database
 from services.common.health import ReadinessCheck, health_router
 from services.common.idempotency import IdempotencyFields, IdempotencyMiddleware
-from services.common.observability import RequestContextMiddleware
+from services.common.observability import RequestContextMiddleware, configure_logging
 from services.common.problems import install_problem_handlers
 from services.common.settings import AuthSettings, ServiceSettings
 
@@ -47,6 +47,7 @@ def create_service_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, settings.service_name)
         if getattr(app.state, "db", None) is None:
             app.state.db = Database(
                 settings.resolved_database_url(), settings.resolved_schema(), settings.sql_echo

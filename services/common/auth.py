@@ -75,7 +75,25 @@ def _verification_key(token: str, settings: AuthSettings) -> Any:
     raise _unauthorized("No key is configured to verify this token.")
 
 
+_VERIFIED: dict[tuple[int, str], tuple[Principal, float]] = {}
+_VERIFIED_MAX = 10_000
+
+
 def verify_token(token: str, settings: AuthSettings) -> Principal:
+    """Verify a bearer token; a token already verified is served from memory until it expires,
+    which spares the signature check on every request of a busy client."""
+    key = (id(settings), token)
+    cached = _VERIFIED.get(key)
+    if cached is not None and time.time() < cached[1]:
+        return cached[0]
+    principal, expires_at = _verify_token(token, settings)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[key] = (principal, expires_at)
+    return principal
+
+
+def _verify_token(token: str, settings: AuthSettings) -> tuple[Principal, float]:
     try:
         key = _verification_key(token, settings)
         claims = jwt.decode(
@@ -105,7 +123,7 @@ def verify_token(token: str, settings: AuthSettings) -> Principal:
         raise _unauthorized("A factory token must name its factory_id.")
     if role == Role.BRAND and not principal.brand_id:
         raise _unauthorized("A brand token must name its brand_id.")
-    return principal
+    return principal, float(claims["exp"])
 
 
 def mint_token(

@@ -47,13 +47,17 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", service: str | None = None) -> None:
+    """JSON lines on stderr; safe to call again (replaces only its own handler)."""
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if isinstance(existing.formatter, JsonFormatter):
+            root.removeHandler(existing)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.addHandler(handler)
     root.setLevel(level.upper())
     if service:
-        logging.getLogger("bw").info("logging configured", extra={"service": service})
+        logging.getLogger("bw").info("started", extra={"service": service})
 
 
 class RequestContextMiddleware:

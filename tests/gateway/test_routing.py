@@ -95,3 +95,12 @@ async def test_services_reject_oversized_bodies_at_the_gateway(gateway_app: Fast
             headers={**ADMIN, "content-type": "application/json"},
         )
     assert response.status_code == 413
+
+
+async def test_gateway_own_calls_leave_the_proxy_pool_usable(
+    gateway_client: httpx.AsyncClient,
+) -> None:
+    assert (await gateway_client.get("/health/ready")).status_code == 200
+    assert (await gateway_client.get("/openapi.json")).status_code == 200
+    again = await gateway_client.get("/v1/factories", headers=ADMIN)
+    assert again.status_code == 200

@@ -1,0 +1,151 @@
+"""Gateway overhead: the same reads and writes sent straight to a service, through nginx as a
+reverse proxy, and through the gateway, in one run (wrk on loopback, bounded duration).
+
+    python -m bench.bench_gateway [--seconds 8] [--connections 32]
+
+Needs Debian's `nginx` and `wrk` (apt-get install nginx-light wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.processes import BENCH_SECRET, free_port, running_platform
+from services.common.auth import mint_token
+from services.common.settings import AuthSettings
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+user root;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  upstream service {{ server 127.0.0.1:{service_port}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    client_max_body_size 5m;
+    location / {{
+      proxy_pass http://service;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }}
+  }}
+}}
+"""
+
+POST_LUA = """
+wrk.method = "POST"
+wrk.body = '{"name": "Bench Tekstil", "country": "UZ", "region": "Tashkent"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def run_wrk(
+    url: str, token: str, seconds: int, connections: int, script: Path | None
+) -> dict[str, float]:
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-H",
+        f"Authorization: Bearer {token}",
+    ]
+    if script:
+        command += ["-s", str(script)]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}  # type: ignore[union-attr]
+    for label in ("50%", "99%"):
+        match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)", output, re.M)
+        assert match, output
+        value, unit = float(match.group(1)), match.group(2)
+        result[label] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    result["errors"] = float(errors.group(1)) if errors else 0.0
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if not (shutil.which("nginx") and shutil.which("wrk")):
+        raise SystemExit("needs nginx and wrk: apt-get install nginx-light wrk")
+    token = mint_token(AuthSettings(jwt_secret=BENCH_SECRET), role="admin", ttl_seconds=3600)
+    # The gateway's per-caller limit would throttle the benchmark itself.
+    limits = {"GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000", "GATEWAY_RATE_LIMIT_BURST": "1000000"}
+    with running_platform(extra_env=limits) as platform, tempfile.TemporaryDirectory() as tmp:
+        service_port = platform.ports["assessment"]
+        nginx_port = free_port()
+        conf = Path(tmp) / "nginx.conf"
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (Path(tmp) / sub).mkdir()
+        conf.write_text(NGINX_CONF.format(tmp=tmp, service_port=service_port, port=nginx_port))
+        nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", tmp])
+        try:
+            time.sleep(0.5)
+            targets = {
+                "direct": f"http://127.0.0.1:{service_port}",
+                "nginx": f"http://127.0.0.1:{nginx_port}",
+                "gateway": platform.url("gateway"),
+            }
+            for base in targets.values():  # warm up, and make sure each answers
+                response = httpx.get(
+                    f"{base}/v1/factories?limit=20", headers={"authorization": f"Bearer {token}"}
+                )
+                response.raise_for_status()
+            post_script = Path(tmp) / "post.lua"
+            post_script.write_text(POST_LUA)
+            results: dict[tuple[str, str], dict[str, float]] = {}
+            for kind, path, script in (
+                ("read", "/v1/factories?limit=20", None),
+                ("write", "/v1/factories", post_script),
+            ):
+                for name, base in targets.items():
+                    results[(kind, name)] = run_wrk(
+                        base + path, token, args.seconds, args.connections, script
+                    )
+        finally:
+            nginx.terminate()
+            nginx.wait()
+    print(
+        f"\nGateway overhead, {args.connections} connections, {args.seconds}s per run, "
+        "1 worker each, SQLite"
+    )
+    print(f"{'request':<7} {'path':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for (kind, name), r in results.items():
+        print(
+            f"{kind:<7} {name:<8} {r['rps']:>9.0f} {r['50%']:>8.2f} {r['99%']:>8.2f} "
+            f"{r['errors']:>8.0f}"
+        )
+    for kind in ("read", "write"):
+        gateway, nginx_r, direct = (
+            results[(kind, n)]["rps"] for n in ("gateway", "nginx", "direct")
+        )
+        print(
+            f"{kind}: gateway/nginx throughput = {gateway / nginx_r:.2f}, "
+            f"gateway/direct = {gateway / direct:.2f}, nginx/direct = {nginx_r / direct:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
