@@ -79,12 +79,10 @@ async def training_figures(session: AsyncSession, scope: ReportScope) -> Trainin
     )
     topics = await session.execute(
         select(
-            func.coalesce(sessions.c.course_topic, "other"),
+            sessions.c.course_topic,
             func.count(),
             func.coalesce(func.sum(sessions.c.participants_total), 0),
-        )
-        .group_by(func.coalesce(sessions.c.course_topic, "other"))
-        .order_by(func.coalesce(sessions.c.course_topic, "other"))
+        ).group_by(sessions.c.course_topic)
     )
     return TrainingFigures(
         sessions=int(totals[0]),
@@ -92,9 +90,13 @@ async def training_figures(session: AsyncSession, scope: ReportScope) -> Trainin
             **{name: int(v) for name, v in zip(Participants.model_fields, totals[1:], strict=True)}
         ),
         factories_reached=int(reached or 0),
-        by_topic=[
-            TopicFigures(topic=t, sessions=int(n), participants=int(p)) for t, n, p in topics.all()
-        ],
+        by_topic=sorted(
+            (
+                TopicFigures(topic=t or "other", sessions=int(n), participants=int(p))
+                for t, n, p in topics.all()
+            ),
+            key=lambda figures: figures.topic,
+        ),
     )
 
 
