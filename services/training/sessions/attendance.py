@@ -64,12 +64,27 @@ def _row_error(row: int, field: str, message: str, kind: str) -> dict[str, Any]:
 def count_participants(participants: Iterable[Participant]) -> ParticipantCounts:
     counts = ParticipantCounts()
     for person in participants:
-        counts.registered += 1
-        if not person.attended:
-            continue
-        counts.total += 1
-        counts.completed += int(person.completed)
-        setattr(counts.by_sex, person.sex, getattr(counts.by_sex, person.sex) + 1)
-        setattr(counts.by_role, person.role, getattr(counts.by_role, person.role) + 1)
-        counts.by_factory[person.factory_id] = counts.by_factory.get(person.factory_id, 0) + 1
+        add_to_counts(
+            counts, person.sex, person.role, person.factory_id, person.attended, person.completed
+        )
     return counts
+
+
+def add_to_counts(
+    counts: ParticipantCounts,
+    sex: str,
+    role: str,
+    factory_id: str,
+    attended: bool,
+    completed: bool,
+    how_many: int = 1,
+) -> None:
+    """Count ``how_many`` alike participants: only those who attended count as participants."""
+    counts.registered += how_many
+    if not attended:
+        return
+    counts.total += how_many
+    counts.completed += how_many if completed else 0
+    setattr(counts.by_sex, sex, getattr(counts.by_sex, sex) + how_many)
+    setattr(counts.by_role, role, getattr(counts.by_role, role) + how_many)
+    counts.by_factory[factory_id] = counts.by_factory.get(factory_id, 0) + how_many

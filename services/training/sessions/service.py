@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
@@ -24,7 +24,7 @@ from services.training.assessment_client import References, require_factories
 from services.training.common import changes
 from services.training.events import record_event
 from services.training.models import Course, Participant, SessionFactory, TrainingSession
-from services.training.sessions.attendance import count_participants, validate_rows
+from services.training.sessions.attendance import add_to_counts, validate_rows
 from services.training.sessions.schemas import (
     ParticipantCounts,
     SessionCreate,
@@ -48,16 +48,31 @@ async def _course(session: AsyncSession, course_id: str) -> Course:
     return course
 
 
-async def _participants(
+async def _counts(
     session: AsyncSession, session_ids: list[str], only_factory: str | None = None
-) -> dict[str, list[Participant]]:
-    stmt = select(Participant).where(Participant.session_id.in_(session_ids))  # type: ignore[attr-defined]
+) -> dict[str, ParticipantCounts]:
+    """Participant counts per session, aggregated in the database (lists can be long)."""
+    key = (
+        Participant.session_id,
+        Participant.sex,
+        Participant.role,
+        Participant.factory_id,
+        Participant.attended,
+        Participant.completed,
+    )
+    stmt = (
+        select(*key, func.count())
+        .where(Participant.session_id.in_(session_ids))  # type: ignore[attr-defined]
+        .group_by(*key)
+    )
     if only_factory is not None:
         stmt = stmt.where(Participant.factory_id == only_factory)
-    grouped: dict[str, list[Participant]] = defaultdict(list)
-    for person in (await session.execute(stmt)).scalars():
-        grouped[person.session_id].append(person)
-    return grouped
+    counts: dict[str, ParticipantCounts] = defaultdict(ParticipantCounts)
+    for session_id, sex, role, factory_id, attended, completed, how_many in await session.execute(
+        stmt
+    ):
+        add_to_counts(counts[session_id], sex, role, factory_id, attended, completed, how_many)
+    return counts
 
 
 def session_read(
@@ -88,12 +103,9 @@ async def read_sessions(
     session: AsyncSession, rows: list[TrainingSession], principal: Principal | None
 ) -> list[SessionRead]:
     scope = factory_scope(principal) if principal else None
-    people = await _participants(session, [r.id for r in rows], scope)
+    counts = await _counts(session, [r.id for r in rows], scope)
     courses = {c.id: c for c in await _courses(session, {r.course_id for r in rows})}
-    return [
-        session_read(r, courses[r.course_id], count_participants(people.get(r.id, [])), scope)
-        for r in rows
-    ]
+    return [session_read(r, courses[r.course_id], counts[r.id], scope) for r in rows]
 
 
 async def _courses(session: AsyncSession, ids: set[str]) -> list[Course]:
