@@ -93,15 +93,26 @@ class AssessmentClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = make_client(base_url, token=token, transport=transport)
+        self._base_url = base_url
+        self._token = token
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """Made on first use: most requests that may check references never need to."""
+        if self._http is None:
+            self._http = make_client(self._base_url, token=self._token, transport=self._transport)
+        return self._http
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
         """The JSON body, or None on 404; 503 when the service cannot answer."""
         try:
-            response = await self._http.get(path, params=params)
+            response = await self.http.get(path, params=params)
         except httpx.TransportError as exc:
             raise _unavailable(
                 f"The assessment service could not be reached ({type(exc).__name__}); nothing "

@@ -1,5 +1,6 @@
 """Training sessions and attendance lists: bulk upload, row errors, counts, visibility."""
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -200,3 +201,19 @@ async def test_filters_by_factory_course_and_dates(
     assert [s["id"] for s in by_date.json()["items"]] == [session.json()["id"]]
     by_course = await client.get(f"/v1/training-sessions?course_id={course['id']}", headers=STAFF)
     assert len(by_course.json()["items"]) == 2
+
+
+async def test_concurrent_uploads_from_one_etag_store_exactly_one_list(
+    client: httpx.AsyncClient, session: httpx.Response
+) -> None:
+    lists = [[attendee(i, sex="female")] * (n + 1) for n, i in enumerate(range(6))]
+    responses = await asyncio.gather(*(upload(client, session, rows) for rows in lists))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 412, 412, 412, 412, 412]
+    [winner] = [r for r in responses if r.status_code == 200]
+    counts = await client.get(
+        f"/v1/training-sessions/{session.json()['id']}/participant-counts", headers=STAFF
+    )
+    assert counts.json() == winner.json()["participants"]
+    updates = [e for e in await feed(client) if e["event_type"] == "training_session.updated"]
+    assert len(updates) == 1
