@@ -23,6 +23,8 @@ from services.assessment import demo_data
 from services.assessment.settings import AssessmentSettings
 from services.common.auth import Principal, Role
 from services.common.db import Database
+from services.training.seed import seed_demo as seed_training
+from services.training.settings import TrainingSettings
 
 app = typer.Typer(help="Load demo or synthetic data into the assessment service.")
 console = Console(stderr=True)
@@ -37,24 +39,53 @@ def assessment_database() -> Database:
 
 @dataclass
 class DemoResult:
-    catalog_id: str
+    catalog_id: str | None
+    created: bool = True
     factories: list[dict[str, Any]] = field(default_factory=list)
     assessments: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def demo_exists(database: Database) -> bool:
-    from services.assessment.models import Factory
+async def existing_demo(database: Database) -> DemoResult | None:
+    """The demo already in the database (factory and published-assessment snapshots), if any."""
+    from services.assessment.assessments.service import published_snapshot
+    from services.assessment.factories.service import snapshot
+    from services.assessment.models import Assessment, Factory
 
-    first = demo_data.DEMO_FACTORIES[0]
+    names = [demo.name for demo in demo_data.DEMO_FACTORIES]
     async with database.sessionmaker() as session:
-        found = await session.execute(
-            select(Factory.id).where(Factory.name == first.name, Factory.country == "UZ").limit(1)
+        factories = list(
+            (
+                await session.execute(
+                    select(Factory)
+                    .where(Factory.name.in_(names), Factory.country == "UZ")  # type: ignore[attr-defined]
+                    .order_by(Factory.id)
+                )
+            ).scalars()
         )
-        return found.scalar_one_or_none() is not None
+        if not factories:
+            return None
+        assessments = list(
+            (
+                await session.execute(
+                    select(Assessment)
+                    .where(
+                        Assessment.factory_id.in_([f.id for f in factories]),  # type: ignore[attr-defined]
+                        Assessment.status == "published",
+                    )
+                    .order_by(Assessment.id)
+                )
+            ).scalars()
+        )
+        return DemoResult(
+            catalog_id=assessments[0].catalog_id if assessments else None,
+            created=False,
+            factories=[snapshot(f) for f in factories],
+            assessments=[await published_snapshot(session, a) for a in assessments],
+        )
 
 
-async def seed_demo(database: Database, seed: int = demo_data.DEMO_SEED) -> DemoResult | None:
-    """Load the demo once: None when it is already there."""
+async def seed_demo(database: Database, seed: int = demo_data.DEMO_SEED) -> DemoResult:
+    """Load the demo once; when it is already there, describe it (``created`` False)."""
     from services.assessment.assessments import service as assessments
     from services.assessment.assessments.schemas import AssessmentCreate
     from services.assessment.assessments.state_machine import Status
@@ -68,8 +99,8 @@ async def seed_demo(database: Database, seed: int = demo_data.DEMO_SEED) -> Demo
     from services.assessment.findings import service as findings
     from services.assessment.findings.schemas import FindingIn
 
-    if await demo_exists(database):
-        return None
+    if (existing := await existing_demo(database)) is not None:
+        return existing
     rng = random.Random(seed)
     who = SEED_PRINCIPAL
     async with database.sessionmaker() as session:
@@ -345,21 +376,15 @@ def _event(event_type: str, aggregate_id: str, payload: dict[str, Any]) -> dict[
     }
 
 
-async def seed_training_demo(result: DemoResult, seed: int) -> bool:
-    """Hand the demo's factories and published assessments to the training service's seed."""
-    try:
-        from services.training.seed import seed_demo as training_seed_demo
-    except ImportError:
-        return False
-    from services.training.settings import TrainingSettings
-
+async def seed_training_demo(result: DemoResult, seed: int) -> None:
+    """Hand the demo's factories and published assessments to the training service's seed
+    (idempotent too, so a rerun completes a half-finished demo)."""
     settings = TrainingSettings()
     database = Database(settings.resolved_database_url(), settings.resolved_schema())
     try:
-        await training_seed_demo(database, result.factories, result.assessments, seed=seed)
+        await seed_training(database, result.factories, result.assessments, seed=seed)
     finally:
         await database.dispose()
-    return True
 
 
 @app.command()
@@ -374,15 +399,13 @@ def demo(
             result = await seed_demo(database, seed)
         finally:
             await database.dispose()
-        if result is None:
-            console.print("demo data already loaded: nothing to do")
-            return
+        what = "seeded" if result.created else "already there:"
         console.print(
-            f"[green]seeded[/] assessment demo: catalogue {result.catalog_id}, "
+            f"[green]{what}[/] assessment demo: catalogue {result.catalog_id}, "
             f"{len(result.factories)} factories, {len(result.assessments)} published assessments"
         )
-        if await seed_training_demo(result, seed):
-            console.print("[green]seeded[/] training demo")
+        await seed_training_demo(result, seed)
+        console.print("[green]seeded[/] training demo (idempotent)")
 
     asyncio.run(run())
 

@@ -94,9 +94,15 @@ def finding_errors(
     return errors
 
 
-async def _questions(session: AsyncSession, catalog_id: str) -> dict[str, CatalogQuestion]:
+async def _questions(
+    session: AsyncSession, catalog_id: str, codes: set[str]
+) -> dict[str, CatalogQuestion]:
+    """The catalogue's questions among ``codes`` (only those: one finding reads one row)."""
     rows = await session.execute(
-        select(CatalogQuestion).where(CatalogQuestion.catalog_id == catalog_id)
+        select(CatalogQuestion).where(
+            CatalogQuestion.catalog_id == catalog_id,
+            CatalogQuestion.code.in_(codes),  # type: ignore[attr-defined]
+        )
     )
     return {q.code: q for q in rows.scalars()}
 
@@ -126,7 +132,9 @@ async def _validate(
             f"{assessment.id} is {assessment.status}.",
             status_now=assessment.status,
         )
-    questions = await _questions(session, assessment.catalog_id)
+    questions = await _questions(
+        session, assessment.catalog_id, {item.question_code for item in items}
+    )
     missing = {i.question_code for i in items if i.question_code not in questions}
     elsewhere = await _other_versions(session, assessment.catalog_id, missing)
     errors = finding_errors(questions, items, elsewhere)
