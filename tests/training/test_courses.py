@@ -3,7 +3,7 @@
 import httpx
 
 from tests.support import auth_header
-from tests.training.builders import STAFF, assert_problem, create_course
+from tests.training.builders import STAFF, assert_problem, create_course, feed
 
 
 async def test_titles_in_uzbek_latin_cyrillic_and_russian_round_trip(
@@ -66,3 +66,13 @@ async def test_only_staff_and_admin_write_the_catalogue(client: httpx.AsyncClien
     assert (
         await client.post("/v1/courses", json=body, headers=auth_header("admin"))
     ).status_code == 201
+
+
+async def test_the_feed_carries_the_english_title_and_all_three(
+    client: httpx.AsyncClient,
+) -> None:
+    course = await create_course(client)
+    [event] = await feed(client)
+    assert event["payload"]["title"] == "Supervisory Skills Training"
+    assert event["payload"]["titles"] == course["title"]
+    assert event["payload"]["audience"] == ["supervisor"]

@@ -18,10 +18,15 @@ from services.training.models import Course
 
 
 def course_payload(course: Course) -> dict[str, Any]:
+    """The feed's ``title`` is the English title (a string, as readers expect); the three
+    languages travel in the added ``titles`` field."""
     read = CourseRead.of(course)
-    return read.model_dump(
-        mode="json", include={"id", "code", "title", "topic", "duration_days", "audience"}
+    payload = read.model_dump(
+        mode="json", include={"id", "code", "topic", "duration_days", "audience"}
     )
+    payload["title"] = read.title.en
+    payload["titles"] = read.title.model_dump()
+    return payload
 
 
 async def create_course(session: AsyncSession, data: CourseCreate) -> Course:
