@@ -24,7 +24,7 @@ seed: migrate
 	$(BIN)/bw seed demo
 
 ## Set everything up and start the platform (SQLite under var/ unless DATABASE_URL is set).
-run: migrate
+run: seed
 	$(BIN)/bw up
 
 lint: $(STAMP)
