@@ -56,6 +56,9 @@ def configure_logging(level: str = "INFO", service: str | None = None) -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # One line per request is ours to write; the HTTP client's own would double it.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if service:
         logging.getLogger("bw").info("started", extra={"service": service})
 
@@ -98,7 +101,11 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self.log.info(
+            path = scope.get("path", "")
+            # Health probes and change-feed polls arrive every few seconds: debug, not info.
+            quiet = path.startswith(("/health", "/internal"))
+            self.log.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "request",
                 extra={
                     "service": self.service,
