@@ -108,6 +108,7 @@ class RequestContextMiddleware:
                 logging.DEBUG if quiet else logging.INFO,
                 "request",
                 extra={
+                    "request_id": request_id,
                     "service": self.service,
                     "method": scope.get("method"),
                     "path": scope.get("path"),
