@@ -30,7 +30,7 @@ run: seed
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services/common gateway bw
+	$(BIN)/mypy services/common gateway bw/main.py bw/runner.py bw/services.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .
