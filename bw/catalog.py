@@ -77,8 +77,8 @@ def import_catalog(
         raise typer.Exit(1) from exc
     except Problem as exc:
         console.print(f"[red]{exc.title}[/]: {exc.detail}")
-        for error in exc.errors or []:
-            console.print(f"  {error.get('location')}: {error.get('message')}")
+        for problem in exc.errors or []:
+            console.print(f"  {problem.get('location')}: {problem.get('message')}")
         raise typer.Exit(1) from exc
     console.print(
         f"[green]imported[/] catalogue {summary['id']} ({summary['country']} "

@@ -8,9 +8,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from bw.seed import seed_demo, seed_synthetic
 from services.assessment import demo_data
 from services.assessment.models import Assessment, Finding, OutboxEvent
+from services.assessment.seeding import seed_demo, seed_synthetic
 from services.common.db import Database
 from tests.assessment.builders import ADMIN, feed
 
