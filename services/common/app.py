@@ -7,8 +7,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.auth import access_extension, declared_access
 from services.common.body_limit import BodyLimitMiddleware
 from services.common.db import Database
 from services.common.health import ReadinessCheck, health_router
@@ -82,8 +84,36 @@ def create_service_app(
     app.include_router(health_router(readiness_checks))
     for router in routers:
         app.include_router(router)
+    publish_access(app)
     return app
+
+
+def publish_access(app: FastAPI) -> None:
+    """Every route must declare who may call it; publish that as ``x-access`` in OpenAPI.
+
+    A route without an ``Access`` dependency is a bug that fails at startup (and so in every
+    test), rather than an endpoint open to anyone by accident.
+    """
+    for route in _api_routes(app.routes):
+        access = declared_access(route.dependant)
+        if access is None:
+            raise RuntimeError(
+                f"{sorted(route.methods or ())} {route.path} declares no Access(...): "
+                "say who may call it"
+            )
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-access": access_extension(access)}
 
 
 def app_state(request: Request, name: str) -> Any:
     return getattr(request.app.state, name)
+
+
+def _api_routes(routes: Sequence[Any]) -> list[APIRoute]:
+    """API routes, looking inside included routers (FastAPI wraps those lazily)."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif (inner := getattr(route, "original_router", None)) is not None:
+            found.extend(_api_routes(inner.routes))
+    return found

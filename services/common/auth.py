@@ -193,3 +193,20 @@ class Access:
 
 PUBLIC = Access(*Role, anonymous=True)
 ANY_USER = Access(*Role)
+
+
+def declared_access(dependant: Any) -> Access | None:
+    """The Access a route depends on, searching nested dependencies."""
+    call = getattr(dependant, "call", None)
+    if isinstance(call, Access):
+        return call
+    for sub in getattr(dependant, "dependencies", []):
+        found = declared_access(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def access_extension(access: Access) -> dict[str, Any]:
+    """How a route's audience is published in OpenAPI (``x-access``), for clients and tests."""
+    return {"roles": sorted(access.roles), "anonymous": access.anonymous}
