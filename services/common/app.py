@@ -16,7 +16,7 @@ from services.common.db import Database
 from services.common.health import ReadinessCheck, health_router
 from services.common.idempotency import IdempotencyFields, IdempotencyMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
-from services.common.problems import install_problem_handlers
+from services.common.problems import PROBLEM_RESPONSES, install_problem_handlers
 from services.common.settings import AuthSettings, ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -68,6 +68,7 @@ def create_service_app(
         description=description,
         version=version,
         lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
     )
     app.state.settings = settings
     app.state.auth_settings = auth_settings or AuthSettings()

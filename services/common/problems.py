@@ -9,12 +9,51 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://betterwork.example.org/problems/"
 
 log = logging.getLogger("bw.problems")
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every error of this platform is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request (bad JSON, cursor or header)",
+    401: "Missing or invalid bearer token",
+    403: "The caller's role may not do this",
+    404: "No such resource, or not visible to the caller",
+    409: "Conflicts with the resource's current state",
+    412: "If-Match does not match the current ETag",
+    413: "Request body too large",
+    422: "Validation failed; `errors` names each problem",
+    428: "If-Match is required",
+    429: "Rate limited; see Retry-After",
+    503: "A service this request needs is unavailable",
+}
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": ProblemDetails,
+        "description": description,
+        "content": {
+            PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+        },
+    }
+    for status, description in _ERROR_DESCRIPTIONS.items()
+}
 
 
 class Problem(Exception):
