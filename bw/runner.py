@@ -44,7 +44,9 @@ class Platform:
         env = {**os.environ, **self.env}
         for service in SERVICES:
             env[f"{service.env_prefix}PORT"] = str(self.ports[service.name])
-            env[f"GATEWAY_{service.name.upper()}_URL"] = self.url(service.name)
+            # Every app that calls a service learns where it really listens.
+            for caller in ("GATEWAY", "TRAINING", "REPORTING"):
+                env[f"{caller}_{service.name.upper()}_URL"] = self.url(service.name)
         for service in SERVICES:
             self.start_one(service.name, service.app_factory, env)
         self.start_one("gateway", GATEWAY_FACTORY, env)

@@ -174,3 +174,15 @@ async def test_anyone_signed_in_can_read_catalogues(assessment_client: httpx.Asy
     listed = await assessment_client.get("/v1/catalogs", params={"country": "UZ"}, headers=brand)
     assert [c["id"] for c in listed.json()["items"]] == [catalog["id"]]
     assert listed.json()["items"][0]["question_count"] == 6
+
+
+async def test_empty_question_text_is_refused_not_a_crash(
+    assessment_client: httpx.AsyncClient,
+) -> None:
+    doc = catalog_doc()
+    doc["clusters"][0]["compliance_points"][0]["questions"][0]["text"] = ""
+    body = assert_problem(
+        await assessment_client.post("/v1/catalogs", json=doc, headers=ADMIN), 422
+    )
+    assert any("text" in error["location"] for error in body["errors"])
+    assert (await assessment_client.get("/v1/catalogs", headers=ADMIN)).json()["items"] == []

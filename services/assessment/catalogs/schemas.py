@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -55,7 +55,9 @@ class QuestionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = CODE
-    text: str | Texts = Field(description="English text, or {en, uz, ru}.")
+    text: Annotated[str, Field(min_length=1, max_length=4000)] | Texts = Field(
+        description="English text, or {en, uz, ru}."
+    )
     text_uz: str | None = Field(default=None, max_length=4000)
     text_ru: str | None = Field(default=None, max_length=4000)
     kind: QuestionKind | None = Field(
