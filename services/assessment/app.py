@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from services.assessment.models import IdempotencyRecord, OutboxEvent
 from services.assessment.settings import AssessmentSettings
 from services.common.app import create_service_app, get_read_session
+from services.common.audit import audit_router
 from services.common.db import Database
 from services.common.outbox import changes_router
 from services.common.settings import AuthSettings
@@ -37,5 +38,6 @@ def create_app(
             assessments_router,
             findings_router,
             changes_router(OutboxEvent, get_read_session),
+            audit_router(OutboxEvent, "assessment", get_read_session),
         ],
     )

@@ -6,6 +6,7 @@ service can enforce object-level rules (a brand sees only factories that share w
 
 from __future__ import annotations
 
+import contextvars
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -188,7 +189,18 @@ class Access:
                 title="Forbidden",
             )
         request.state.principal = principal
+        current_principal_var.set(principal)
         return principal
+
+
+current_principal_var: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "principal", default=None
+)
+
+
+def current_principal() -> Principal | None:
+    """Who is making the current request (None outside requests: CLI, seeds, sync)."""
+    return current_principal_var.get()
 
 
 PUBLIC = Access(*Role, anonymous=True)

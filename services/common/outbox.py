@@ -19,7 +19,8 @@ from sqlalchemy import JSON, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from services.common.auth import Access, Role
+from services.common.auth import Access, Role, current_principal
+from services.common.observability import current_request_id
 
 MAX_FEED_PAGE = 1000
 
@@ -38,6 +39,9 @@ class OutboxFields(SQLModel):
     occurred_at: datetime = Field(default_factory=utcnow)
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
     request_id: str | None = Field(default=None, max_length=128)
+    # Who made the change: the outbox doubles as the audit log of every write.
+    actor_subject: str | None = Field(default=None, max_length=200, index=True)
+    actor_role: str | None = Field(default=None, max_length=40)
 
 
 async def append_event(
@@ -56,13 +60,16 @@ async def append_event(
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.outbox'))")
         )
+    actor = current_principal()
     session.add(
         model(
             event_type=event_type,
             aggregate_type=aggregate_type,
             aggregate_id=aggregate_id,
             payload=payload,
-            request_id=request_id,
+            request_id=request_id or current_request_id(),
+            actor_subject=actor.subject if actor else None,
+            actor_role=actor.role if actor else None,
         )
     )
     await session.flush()

@@ -5,6 +5,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.common.app import create_service_app, get_read_session
+from services.common.audit import audit_router
 from services.common.db import Database
 from services.common.outbox import changes_router
 from services.common.settings import AuthSettings
@@ -41,5 +42,6 @@ def create_app(
             activity_router,
             annual_router,
             changes_router(OutboxEvent, get_read_session),
+            audit_router(OutboxEvent, "reporting", get_read_session),
         ],
     )

@@ -5,6 +5,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.common.app import create_service_app, get_read_session
+from services.common.audit import audit_router
 from services.common.db import Database
 from services.common.outbox import changes_router
 from services.common.settings import AuthSettings
@@ -41,6 +42,7 @@ def create_app(
             plans_router,
             seminars_router,
             changes_router(OutboxEvent, get_read_session),
+            audit_router(OutboxEvent, "training", get_read_session),
         ],
     )
     app.state.assessment_transport = assessment_transport
