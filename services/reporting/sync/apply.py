@@ -70,6 +70,13 @@ def parse_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+def _display_text(value: Any) -> str | None:
+    """Question text as the report shows it: English if the source sends several languages."""
+    if isinstance(value, dict):
+        value = value.get("en") or next(iter(value.values()), None)
+    return None if value is None else str(value)
+
+
 def _int(value: Any) -> int:
     return int(value) if value is not None else 0
 
@@ -180,7 +187,7 @@ async def apply_catalog(session: AsyncSession, event: Event, ctx: ApplyContext) 
                         "cluster_code": cluster["code"],
                         "kind": question.get("kind") or "finding",
                         "previous_code": question.get("previous_code"),
-                        "text": question.get("text"),
+                        "text": _display_text(question.get("text")),
                         "position": len(questions),
                     }
                 )
