@@ -100,6 +100,8 @@ async def gateway_app(
     assessment_app: FastAPI, training_app: FastAPI, reporting_app: FastAPI
 ) -> AsyncIterator[FastAPI]:
     """The gateway in front of the three services, all in-process."""
+    # Training checks factories and findings with the assessment service: in-process too.
+    training_app.state.assessment_transport = httpx.ASGITransport(app=assessment_app)
     app = create_gateway(
         GatewaySettings(rate_limit_per_minute=100_000, rate_limit_burst=100_000),
         TEST_AUTH,
