@@ -21,7 +21,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.resilience import CircuitBreaker
 from gateway.settings import GatewaySettings
 from services.common.auth import Principal, bearer_token, verify_token
-from services.common.body_limit import BodyLimitMiddleware
+from services.common.input_guard import InputGuardMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
 from services.common.problems import Problem, install_problem_handlers, problem_response
 from services.common.settings import AuthSettings
@@ -114,7 +114,7 @@ def create_app(
             expose_headers=["etag", "x-request-id", "retry-after", "location"],
         )
     app.add_middleware(ProxyDispatch, settings=settings, auth_settings=auth_settings)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InputGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service="gateway")
 
     app.add_middleware(SecurityHeadersMiddleware)

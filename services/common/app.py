@@ -11,10 +11,10 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import access_extension, declared_access
-from services.common.body_limit import BodyLimitMiddleware
 from services.common.db import Database
 from services.common.health import ReadinessCheck, health_router
 from services.common.idempotency import IdempotencyFields, IdempotencyMiddleware
+from services.common.input_guard import InputGuardMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
 from services.common.problems import PROBLEM_RESPONSES, install_problem_handlers
 from services.common.settings import AuthSettings, ServiceSettings
@@ -80,7 +80,7 @@ def create_service_app(
             model=idempotency_model,
             ttl_seconds=settings.idempotency_ttl_seconds,
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InputGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(health_router(readiness_checks))
     for router in routers:

@@ -8,7 +8,7 @@ COURSES: list[dict[str, Any]] = [
         "code": "BWU-SST",
         "title": (
             "Supervisory Skills Training",
-            "Rahbarlik koʻnikmalari treningi",  # noqa: RUF001
+            "Rahbarlik koʻnikmalari treningi",
             "Тренинг по навыкам руководства",
         ),
         "topic": "supervisory_skills",
@@ -59,8 +59,8 @@ COURSES: list[dict[str, Any]] = [
 TRAINERS = ["Dilnoza Karimova", "Jasur Toshmatov", "Nodira Ismoilova", "Akmal Nazarov"]
 ADVISORS = ["Aziza Yusupova", "Bekzod Rahimov", "Shahnoza Ergasheva", "Timur Sodiqov"]
 FIRST_NAMES_F = ["Malika", "Gulnora", "Dilfuza", "Zarina", "Nilufar", "Mohira", "Sevara"]
-FIRST_NAMES_M = ["Rustam", "Sardor", "Bobur", "Otabek", "Jamshid", "Ulugʻbek"]  # noqa: RUF001
-SURNAMES = ["Tosheva", "Saidova", "Aliyeva", "Qodirova", "Yoʻldosheva", "Karimova"]  # noqa: RUF001
+FIRST_NAMES_M = ["Rustam", "Sardor", "Bobur", "Otabek", "Jamshid", "Ulugʻbek"]
+SURNAMES = ["Tosheva", "Saidova", "Aliyeva", "Qodirova", "Yoʻldosheva", "Karimova"]
 VISIT_TOPICS = [
     "Improvement plan review",
     "Overtime records",
@@ -85,7 +85,7 @@ SEMINARS: list[dict[str, Any]] = [
     {
         "kind": "industry_seminar",
         "event_date": date(2024, 6, 18),
-        "topic": "Mehnat kodeksi: ish vaqti va qoʻshimcha ish",  # noqa: RUF001
+        "topic": "Mehnat kodeksi: ish vaqti va qoʻshimcha ish",
         "organisations": ["Uztekstilprom", "Better Work Uzbekistan"],
     },
     {

@@ -68,7 +68,7 @@ async def create_course(client: httpx.AsyncClient, **overrides: Any) -> dict[str
         "code": "SST",
         "title": {
             "en": "Supervisory Skills Training",
-            "uz": "Rahbarlik koʻnikmalari treningi",  # noqa: RUF001 (Uzbek o + U+02BB)
+            "uz": "Rahbarlik koʻnikmalari treningi",
             "ru": "Тренинг по навыкам руководства",
         },
         "topic": "supervisory_skills",

@@ -11,7 +11,7 @@ PAC = {
     "topic": "Loyiha maslahat qo'mitasi yig'ilishi — заседание ПКС",
     "organisations": [
         "Kambag'allikni qisqartirish va bandlik vazirligi",
-        "Oʻzbekiston Kasaba uyushmalari federatsiyasi",  # noqa: RUF001 (Uzbek o + U+02BB)
+        "Oʻzbekiston Kasaba uyushmalari federatsiyasi",
         "Конфедерация работодателей Узбекистана",
     ],
     "participants_women": 7,

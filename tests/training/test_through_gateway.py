@@ -20,7 +20,7 @@ async def test_training_advisory_and_plan_through_the_gateway(
     training_app.state.assessment_transport = httpx.ASGITransport(app=assessment_app)
     client = gateway_client
     factory_a = await new_factory(client)
-    factory_b = await new_factory(client, name="Oʻzbek Ipagi")  # noqa: RUF001 (Uzbek o + U+02BB)
+    factory_b = await new_factory(client, name="Oʻzbek Ipagi")
     catalog = await published_catalog(client)
     assessment = await published_assessment(client, factory_a["id"], catalog["id"], {"CO-1-1"})
 
