@@ -41,13 +41,20 @@ def bench_env(var_dir: Path, database_url: str | None) -> dict[str, str]:
 
 @contextmanager
 def running_platform(
-    database_url: str | None = None, extra_env: dict[str, str] | None = None
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    seed_demo: bool = False,
 ) -> Iterator[Platform]:
     with tempfile.TemporaryDirectory(prefix="bw-bench-") as scratch:
         env = {**bench_env(Path(scratch) / "var", database_url), **(extra_env or {})}
-        subprocess.run(
-            [sys.executable, "-m", "bw.main", "migrate"], env=env, check=True, capture_output=True
-        )
+        commands = [["migrate"], *([["seed", "demo"]] if seed_demo else [])]
+        for command in commands:
+            subprocess.run(
+                [sys.executable, "-m", "bw.main", *command],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         ports = {name: free_port() for name in (*SERVICES, "gateway")}
         platform = Platform(host="127.0.0.1", ports=ports, env=env)
         platform.start()
