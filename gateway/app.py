@@ -99,6 +99,8 @@ def create_app(
     app.state.openapi = OpenAPICache(settings.openapi_cache_seconds)
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     install_problem_handlers(app)
+    # Innermost first: CORS must answer preflights before they are proxied.
+    app.add_middleware(ProxyDispatch, settings=settings, auth_settings=auth_settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -113,7 +115,6 @@ def create_app(
             ],
             expose_headers=["etag", "x-request-id", "retry-after", "location"],
         )
-    app.add_middleware(ProxyDispatch, settings=settings, auth_settings=auth_settings)
     app.add_middleware(InputGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service="gateway")
 

@@ -98,3 +98,46 @@ async def test_non_bearer_scheme_is_401(assessment_client: httpx.AsyncClient) ->
         "/v1/factories", headers={"authorization": "Basic dXNlcjpwYXNz"}
     )
     assert response.status_code == 401
+
+
+def test_rs256_token_verified_through_a_jwks_url() -> None:
+    """What an ILO/IFC identity provider would do: publish its keys at a JWKS URL."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from jwt.algorithms import RSAAlgorithm
+
+    signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    stranger_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(signing_key.public_key()))
+    jwks = json.dumps({"keys": [{**jwk, "kid": "idp-1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Keys(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(jwks)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Keys)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = AuthSettings(
+            algorithms=["RS256"],
+            jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json",
+            issuer="bw-test",
+            audience="bw-platform",
+        )
+        payload = claims(role="service", sub="ilo-reporting-system")
+        good = jwt.encode(payload, signing_key, algorithm="RS256", headers={"kid": "idp-1"})
+        forged = jwt.encode(payload, stranger_key, algorithm="RS256", headers={"kid": "idp-1"})
+        assert verify_token(good, settings).subject == "ilo-reporting-system"
+        with pytest.raises(Problem) as caught:
+            verify_token(forged, settings)
+        assert caught.value.status == 401
+    finally:
+        server.shutdown()

@@ -179,3 +179,23 @@ def test_route_timeouts_pick_the_longest_matching_prefix() -> None:
     assert settings.timeout_for("/v1/reports/annual/2024") == 120
     assert settings.timeout_for("/v1/reports/freshness") == 60
     assert settings.timeout_for("/v1/factories") == 5
+
+
+async def test_cors_allows_only_configured_origins() -> None:
+    service = RecordingService()
+    async with gateway_with(
+        httpx.MockTransport(service), cors_origins=["https://portal.betterwork.example"]
+    ) as client:
+        preflight = {
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type",
+        }
+        allowed = await client.options(
+            "/v1/factories", headers={"origin": "https://portal.betterwork.example", **preflight}
+        )
+        refused = await client.options(
+            "/v1/factories", headers={"origin": "https://evil.example", **preflight}
+        )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://portal.betterwork.example"
+    assert "access-control-allow-origin" not in refused.headers
