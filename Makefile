@@ -52,8 +52,14 @@ test-postgres: $(STAMP)
 		echo "PostgreSQL not reachable at $$url: skipped the PostgreSQL run"; \
 	fi
 
+## Benchmarks (figures, not tests); on PostgreSQL too when one answers. BENCH_ARGS=--quick
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	@url="$${TEST_DATABASE_URL:-$(TEST_DATABASE_URL_PG)}"; \
+	if $(BIN)/python -m tests.pg_available "$$url"; then \
+		$(BIN)/python -m bench --postgres "$$url" $(BENCH_ARGS); \
+	else \
+		$(BIN)/python -m bench $(BENCH_ARGS); \
+	fi
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
