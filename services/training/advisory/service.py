@@ -11,8 +11,7 @@ from services.common.etag import stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
-from services.common.problems import not_found
-from services.training.access import ensure_factory_visible, factory_scope
+from services.training.access import NothingVisible, fetch_owned, visible_factory_filter
 from services.training.advisory.schemas import VisitCreate, VisitRead, VisitUpdate
 from services.training.assessment_client import References, require_factories
 from services.training.common import changes
@@ -41,12 +40,7 @@ async def create_visit(
 async def get_visit(
     session: AsyncSession, visit_id: str, principal: Principal | None = None
 ) -> AdvisoryVisit:
-    visit = await session.get(AdvisoryVisit, visit_id)
-    if visit is None:
-        raise not_found("Advisory visit", visit_id)
-    if principal is not None:
-        ensure_factory_visible(principal, visit.factory_id, "Advisory visit", visit_id)
-    return visit
+    return await fetch_owned(session, AdvisoryVisit, visit_id, "Advisory visit", principal)
 
 
 async def update_visit(
@@ -72,11 +66,10 @@ async def list_visits(
     visited_to: date | None = None,
 ) -> tuple[list[AdvisoryVisit], str | None]:
     stmt = select(AdvisoryVisit)
-    scope = factory_scope(principal)
-    if scope is not None:
-        if factory_id is not None and factory_id != scope:
-            return [], None
-        factory_id = scope
+    try:
+        factory_id = visible_factory_filter(principal, factory_id)
+    except NothingVisible:
+        return [], None
     if factory_id is not None:
         stmt = stmt.where(AdvisoryVisit.factory_id == factory_id)
     if visited_from is not None:

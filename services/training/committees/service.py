@@ -20,7 +20,7 @@ from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem, conflict, not_found
-from services.training.access import ensure_factory_visible, factory_scope
+from services.training.access import NothingVisible, fetch_owned, visible_factory_filter
 from services.training.assessment_client import References, require_factories
 from services.training.committees.schemas import (
     CommitteeCreate,
@@ -126,26 +126,12 @@ async def create_committee(
 async def get_committee(
     session: AsyncSession, committee_id: str, principal: Principal | None = None
 ) -> Committee:
-    committee = await session.get(Committee, committee_id)
-    if committee is None:
-        raise not_found("Committee", committee_id)
-    if principal is not None:
-        ensure_factory_visible(principal, committee.factory_id, "Committee", committee_id)
-    return committee
+    return await fetch_owned(session, Committee, committee_id, "Committee", principal)
 
 
 async def lock_committee(session: AsyncSession, committee_id: str) -> Committee:
     """The committee row, locked until commit (PostgreSQL; SQLite writers queue anyway)."""
-    stmt = (
-        select(Committee)
-        .where(Committee.id == committee_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    committee = (await session.execute(stmt)).scalar_one_or_none()
-    if committee is None:
-        raise not_found("Committee", committee_id)
-    return committee
+    return await fetch_owned(session, Committee, committee_id, "Committee", lock=True)
 
 
 async def update_committee(
@@ -275,11 +261,10 @@ async def list_committees(
     session: AsyncSession, params: PageParams, principal: Principal, factory_id: str | None
 ) -> tuple[list[Committee], str | None]:
     stmt = select(Committee)
-    scope = factory_scope(principal)
-    if scope is not None:
-        if factory_id is not None and factory_id != scope:
-            return [], None
-        factory_id = scope
+    try:
+        factory_id = visible_factory_filter(principal, factory_id)
+    except NothingVisible:
+        return [], None
     if factory_id is not None:
         stmt = stmt.where(Committee.factory_id == factory_id)
     rows, next_cursor = await paginate(session, stmt, Committee.id, params)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem, conflict, not_found
-from services.training.access import ensure_factory_visible, factory_scope
+from services.training.access import NothingVisible, fetch_owned, visible_factory_filter
 from services.training.assessment_client import References, require_factories
 from services.training.common import changes, today
 from services.training.events import record_event
@@ -122,25 +122,11 @@ async def create_plan(
 async def get_plan(
     session: AsyncSession, plan_id: str, principal: Principal | None = None
 ) -> ImprovementPlan:
-    plan = await session.get(ImprovementPlan, plan_id)
-    if plan is None:
-        raise not_found("Improvement plan", plan_id)
-    if principal is not None:
-        ensure_factory_visible(principal, plan.factory_id, "Improvement plan", plan_id)
-    return plan
+    return await fetch_owned(session, ImprovementPlan, plan_id, "Improvement plan", principal)
 
 
 async def lock_plan(session: AsyncSession, plan_id: str) -> ImprovementPlan:
-    stmt = (
-        select(ImprovementPlan)
-        .where(ImprovementPlan.id == plan_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    plan = (await session.execute(stmt)).scalar_one_or_none()
-    if plan is None:
-        raise not_found("Improvement plan", plan_id)
-    return plan
+    return await fetch_owned(session, ImprovementPlan, plan_id, "Improvement plan", lock=True)
 
 
 async def add_items(
@@ -306,11 +292,10 @@ async def list_plans(
     assessment_id: str | None = None,
 ) -> tuple[list[ImprovementPlan], str | None]:
     stmt = select(ImprovementPlan)
-    scope = factory_scope(principal)
-    if scope is not None:
-        if factory_id is not None and factory_id != scope:
-            return [], None
-        factory_id = scope
+    try:
+        factory_id = visible_factory_filter(principal, factory_id)
+    except NothingVisible:
+        return [], None
     if factory_id is not None:
         stmt = stmt.where(ImprovementPlan.factory_id == factory_id)
     if assessment_id is not None:
@@ -333,11 +318,10 @@ async def list_items(
     """Items across plans or of one plan; ``overdue=True``: past due and not completed."""
     as_of = as_of or today()
     stmt = select(ImprovementItem)
-    scope = factory_scope(principal)
-    if scope is not None:
-        if factory_id is not None and factory_id != scope:
-            return [], None
-        factory_id = scope
+    try:
+        factory_id = visible_factory_filter(principal, factory_id)
+    except NothingVisible:
+        return [], None
     if plan_id is not None:
         stmt = stmt.where(ImprovementItem.plan_id == plan_id)
     if factory_id is not None:

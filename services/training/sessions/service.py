@@ -19,7 +19,7 @@ from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem, conflict, not_found
-from services.training.access import factory_scope
+from services.training.access import NothingVisible, factory_scope, visible_factory_filter
 from services.training.assessment_client import References, require_factories
 from services.training.common import changes
 from services.training.events import record_event
@@ -240,11 +240,10 @@ async def list_sessions(
     start_to: date | None = None,
 ) -> tuple[list[TrainingSession], str | None]:
     stmt = select(TrainingSession)
-    scope = factory_scope(principal)
-    if scope is not None:
-        if factory_id is not None and factory_id != scope:
-            return [], None
-        factory_id = scope
+    try:
+        factory_id = visible_factory_filter(principal, factory_id)
+    except NothingVisible:
+        return [], None
     if factory_id is not None:
         stmt = stmt.join(SessionFactory).where(SessionFactory.factory_id == factory_id)
     if course_id is not None:
