@@ -111,7 +111,9 @@ def changes_router(
 
     @router.get("/changes", response_model=ChangePage, summary="Change feed, in commit order")
     async def get_changes(
-        after: int = Query(0, ge=0, description="Last event id already applied (0 = start)."),
+        after: int = Query(
+            0, ge=0, le=2**63 - 1, description="Last event id already applied (0 = start)."
+        ),
         limit: int = Query(200, ge=1, le=MAX_FEED_PAGE),
         session: AsyncSession = Depends(session_dependency),
         _caller: Any = Depends(Access(Role.SERVICE, Role.ADMIN)),
