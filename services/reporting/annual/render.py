@@ -69,6 +69,18 @@ def negotiate(accept: str | None, explicit: str | None) -> str:
     )
 
 
+LABELS = {
+    "osh": "Occupational safety and health",
+    "hr_management": "HR management",
+    "pac_meeting": "PAC meeting",
+}
+
+
+def label(code: str) -> str:
+    """A readable label for a vocabulary code (topics, seminar kinds)."""
+    return LABELS.get(code, code.replace("_", " ").capitalize())
+
+
 def pct(value: float | None) -> str:
     return "\u2013" if value is None else f"{value * 100:.0f}%"
 
@@ -133,7 +145,9 @@ def report_charts(report: AnnualReport) -> dict[str, Any]:
 
 def render_html(report: AnnualReport) -> str:
     template = _templates.get_template("annual.html.j2")
-    return template.render(r=report, charts=report_charts(report), pct=pct, rate=rate_text)
+    return template.render(
+        r=report, charts=report_charts(report), pct=pct, rate=rate_text, label=label
+    )
 
 
 def render_pdf(report: AnnualReport) -> bytes:
