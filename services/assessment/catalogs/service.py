@@ -231,7 +231,13 @@ def snapshot(structure: CatalogStructure) -> dict[str, Any]:
                         "code": point.code,
                         "name": point.name,
                         "questions": [
-                            {"code": q.code, "kind": q.kind, "previous_code": q.previous_code}
+                            {
+                                "code": q.code,
+                                "kind": q.kind,
+                                "previous_code": q.previous_code,
+                                "text": q.text.en,
+                                "texts": q.text.model_dump(),
+                            }
                             for q in point.questions
                         ],
                     }
