@@ -115,7 +115,7 @@ def create_app(
             ],
             expose_headers=["etag", "x-request-id", "retry-after", "location"],
         )
-    app.add_middleware(InputGuardMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InputGuardMiddleware, max_bytes=settings.max_body_bytes, scan_text=False)
     app.add_middleware(RequestContextMiddleware, service="gateway")
 
     app.add_middleware(SecurityHeadersMiddleware)

@@ -1,6 +1,8 @@
-"""Guards on raw input, as plain ASGI: a body size limit (413, declared or streamed) and no NUL
-characters in paths, queries or JSON text (422), which PostgreSQL cannot store and SQLite would
-store silently: the same request must get the same answer on both."""
+"""Guards on raw input, as plain ASGI: a body size limit (413, declared or streamed), and no
+text that a database cannot store faithfully (422): NUL characters, which PostgreSQL refuses
+and SQLite keeps, and unpaired UTF-16 surrogates, which neither can encode. Both arrive as JSON
+escapes (``\u0000``, ``\ud800``) or percent-escapes; the same request must get the same
+answer on every back end."""
 
 from __future__ import annotations
 
@@ -18,32 +20,54 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body exceeds the limit of {max_bytes} bytes.")
 
 
-class NulInText(HTTPException):
+class UnstorableText(HTTPException):
     def __init__(self) -> None:
-        super().__init__(422, NUL_DETAIL)
+        super().__init__(422, UNSTORABLE_DETAIL)
 
 
-NUL_DETAIL = "Text may not contain NUL (U+0000) characters."
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+UNSTORABLE_DETAIL = (
+    "Text may not contain NUL (U+0000) characters or unpaired surrogates (U+D800-U+DFFF)."
+)
+# A \uXXXX escape that is itself an escape (an odd run of backslashes before the u).
+_JSON_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u([0-9a-fA-F]{4})")
 
 
-def has_json_nul(data: bytes) -> bool:
-    """True if the JSON text escapes a NUL (``\u0000`` not itself escaped as ``\\u0000``)."""
-    return _JSON_NUL.search(data) is not None
+def has_unstorable_json_text(data: bytes) -> bool:
+    """True if JSON text escapes a NUL, or a surrogate that is not half of a proper pair."""
+    if b"\\u" not in data:
+        return False
+    pending_high_end = -1  # where the last high surrogate's escape ended
+    for match in _JSON_ESCAPE.finditer(data):
+        code = int(match.group(1), 16)
+        starts = match.end() - 6
+        if pending_high_end != -1:
+            if starts == pending_high_end and 0xDC00 <= code <= 0xDFFF:
+                pending_high_end = -1
+                continue
+            return True  # a high surrogate not followed by a low one
+        if code == 0 or 0xDC00 <= code <= 0xDFFF:
+            return True
+        if 0xD800 <= code <= 0xDBFF:
+            pending_high_end = match.end()
+    return pending_high_end != -1
 
 
 class InputGuardMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """``scan_text`` reads whole bodies to judge their text; the gateway streams bodies through
+    and leaves that to the services."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, scan_text: bool = True) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.scan_text = scan_text
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         raw_path = scope.get("raw_path") or scope.get("path", "").encode()
-        if b"%00" in raw_path or b"%00" in scope.get("query_string", b""):
-            await _reject(scope, send, 422, "Unprocessable Content", NUL_DETAIL)
+        if _unstorable_url(raw_path) or _unstorable_url(scope.get("query_string", b"")):
+            await _reject(scope, send, 422, "Unprocessable Content", UNSTORABLE_DETAIL)
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -53,24 +77,33 @@ class InputGuardMiddleware:
                     return
                 break
         received = 0
-        tail = b""
+        chunks: list[bytes] = []
 
         async def guarded_receive() -> Message:
-            nonlocal received, tail
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 chunk = message.get("body", b"")
                 received += len(chunk)
                 if received > self.max_bytes:
                     raise BodyTooLarge(self.max_bytes)
-                # Keep a few bytes so an escape split across chunks is still seen.
-                window = tail + chunk
-                if has_json_nul(window):
-                    raise NulInText
-                tail = window[-16:]
+                if self.scan_text:
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                        if has_unstorable_json_text(body):
+                            raise UnstorableText
             return message
 
         await self.app(scope, guarded_receive, send)
+
+
+def _unstorable_url(part: bytes) -> bool:
+    if b"%" not in part:
+        return False
+    lowered = part.lower()
+    # NUL, and the UTF-8 form some clients give surrogates (ED A0..BF xx).
+    return b"%00" in lowered or re.search(rb"%ed%[ab][0-9a-f]", lowered) is not None
 
 
 async def _reject(scope: Scope, send: Send, status: int, title: str, detail: str) -> None:

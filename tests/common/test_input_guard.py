@@ -1,12 +1,12 @@
-"""NUL characters are refused the same way on SQLite and PostgreSQL (PostgreSQL cannot store
-them), and nothing is written."""
+"""Text no database can store faithfully (NUL, unpaired surrogates) is refused the same way on
+SQLite and PostgreSQL, and nothing is written."""
 
 import json
 
 import httpx
 import pytest
 
-from services.common.input_guard import has_json_nul
+from services.common.input_guard import has_unstorable_json_text
 from tests.support import auth_header
 
 ADMIN = auth_header("admin")
@@ -18,12 +18,28 @@ BACKSLASH = "\\"
 )
 def test_only_an_unescaped_json_nul_escape_counts(backslashes: int, is_nul: bool) -> None:
     text = '{"name": "a' + BACKSLASH * backslashes + 'u0000b"}'
-    assert has_json_nul(text.encode()) is is_nul
+    assert has_unstorable_json_text(text.encode()) is is_nul
 
 
 def test_a_real_nul_in_text_is_detected_in_json() -> None:
-    assert has_json_nul(json.dumps({"name": "a\u0000b"}).encode())
-    assert not has_json_nul(json.dumps({"name": "Farg\u02bbona \u0422\u0435\u043a\u0441"}).encode())
+    assert has_unstorable_json_text(json.dumps({"name": "a\u0000b"}).encode())
+    text = json.dumps({"name": "Farg\u02bbona \u0422\u0435\u043a\u0441 \U0001f9f5"})
+    assert not has_unstorable_json_text(text.encode())
+
+
+@pytest.mark.parametrize(
+    ("escapes", "unstorable"),
+    [
+        ("\\ud83d\\ude00", False),  # a proper pair (an emoji)
+        ("\\ud800", True),  # high surrogate alone
+        ("\\ude00", True),  # low surrogate alone
+        ("\\ud800x\\udc00", True),  # a pair broken by a character
+        ("\\ud800\\u0041", True),  # high surrogate before an ordinary escape
+    ],
+)
+def test_surrogates_must_come_in_pairs(escapes: str, unstorable: bool) -> None:
+    body = ('{"name": "' + escapes + '"}').encode()
+    assert has_unstorable_json_text(body) is unstorable
 
 
 async def test_nul_in_a_body_is_422_and_stores_nothing(
@@ -36,7 +52,24 @@ async def test_nul_in_a_body_is_422_and_stores_nothing(
     assert listed.json()["items"] == []
 
 
-@pytest.mark.parametrize("url", ["/v1/factories?name_prefix=%00", "/v1/factories/fac%00x"])
+async def test_lone_surrogate_in_a_body_is_422(assessment_client: httpx.AsyncClient) -> None:
+    response = await assessment_client.post(
+        "/v1/brands",
+        content=b'{"name": "a\\ud800b"}',
+        headers={**ADMIN, "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert (await assessment_client.get("/v1/brands", headers=ADMIN)).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/factories?name_prefix=%00",
+        "/v1/factories/fac%00x",
+        "/v1/factories?name_prefix=%ED%A0%80",
+    ],
+)
 async def test_nul_in_path_or_query_is_422(assessment_client: httpx.AsyncClient, url: str) -> None:
     response = await assessment_client.get(url, headers=ADMIN)
     assert response.status_code == 422
