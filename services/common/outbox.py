@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import JSON, select, text
+from sqlalchemy import JSON, BigInteger, Integer, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
@@ -32,7 +32,10 @@ def utcnow() -> datetime:
 class OutboxFields(SQLModel):
     """Columns of every service's ``outbox`` table; each service declares its own table."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    # 64-bit on PostgreSQL: a feed outlives 2**31 events; SQLite's rowid is 64-bit already.
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer, "sqlite")
+    )
     event_type: str = Field(max_length=80)
     aggregate_type: str = Field(max_length=80)
     aggregate_id: str = Field(max_length=64, index=True)
