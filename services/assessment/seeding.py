@@ -15,6 +15,7 @@ from datetime import time as clock
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlmodel import col
 
 from services.assessment import demo_data
 from services.common.auth import Principal, Role
@@ -43,7 +44,7 @@ async def existing_demo(database: Database) -> DemoResult | None:
             (
                 await session.execute(
                     select(Factory)
-                    .where(Factory.name.in_(names), Factory.country == "UZ")  # type: ignore[attr-defined]
+                    .where(col(Factory.name).in_(names), col(Factory.country) == "UZ")
                     .order_by(Factory.id)
                 )
             ).scalars()
@@ -55,8 +56,8 @@ async def existing_demo(database: Database) -> DemoResult | None:
                 await session.execute(
                     select(Assessment)
                     .where(
-                        Assessment.factory_id.in_([f.id for f in factories]),  # type: ignore[attr-defined]
-                        Assessment.status == "published",
+                        col(Assessment.factory_id).in_([f.id for f in factories]),
+                        col(Assessment.status) == "published",
                     )
                     .order_by(Assessment.id)
                 )
@@ -99,7 +100,7 @@ async def seed_demo(database: Database, seed: int = demo_data.DEMO_SEED) -> Demo
             (q.code, q.kind, q.compliance_point_code, q.cluster_code) for q in structure.questions
         ]
         brand_rows = [
-            await brands.create_brand(session, BrandCreate(name=name, type=kind))  # type: ignore[arg-type]
+            await brands.create_brand(session, BrandCreate(name=name, type=kind))
             for name, kind in demo_data.DEMO_BRANDS
         ]
         result = DemoResult(catalog_id=catalog_id)
@@ -117,7 +118,7 @@ async def seed_demo(database: Database, seed: int = demo_data.DEMO_SEED) -> Demo
                     sector=demo.sector,
                     ownership=demo.ownership,
                     export_markets=list(demo.export_markets),
-                    workforce=demo_data.workforce(  # type: ignore[arg-type]
+                    workforce=demo_data.workforce(
                         demo.workforce_total, demo.women_share, demo.migrants
                     ),
                     participation_start=demo.participation_start,
@@ -138,12 +139,12 @@ async def seed_demo(database: Database, seed: int = demo_data.DEMO_SEED) -> Demo
                 AssessmentCreate(
                     factory_id=factory.id,
                     catalog_id=catalog_id,
-                    visit_type="announced" if index == 0 else "unannounced",  # type: ignore[arg-type]
+                    visit_type="announced" if index == 0 else "unannounced",
                     visit_start=demo.visit_start,
                     visit_end=demo.visit_start + timedelta(days=1),
                     assessors=rng.sample(demo_data.ASSESSORS, 2),
                     person_days=4,
-                    process_integrity={  # type: ignore[arg-type]
+                    process_integrity={
                         "workers_interviewed": rng.randint(12, 30),
                         "managers_interviewed": rng.randint(2, 5),
                         "union_representatives_interviewed": rng.randint(0, 2),
@@ -192,15 +193,17 @@ async def _synthetic_catalog(database: Database) -> Any:
         previous = (
             await session.execute(
                 select(Catalog)
-                .where(Catalog.country == "UZ", Catalog.status == "published")
-                .order_by(Catalog.number.desc())  # type: ignore[attr-defined]
+                .where(col(Catalog.country) == "UZ", col(Catalog.status) == "published")
+                .order_by(col(Catalog.number).desc())
                 .limit(1)
             )
         ).scalar_one_or_none()
         previous_codes: set[str] | None = None
         if previous is not None:
             rows = await session.execute(
-                select(CatalogQuestion.code).where(CatalogQuestion.catalog_id == previous.id)
+                select(col(CatalogQuestion.code)).where(
+                    col(CatalogQuestion.catalog_id) == previous.id
+                )
             )
             previous_codes = set(rows.scalars())
         document = demo_data.extended_cat(250, previous_codes)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.assessment.access import assessment_filter, hidden, require_country
 from services.assessment.assessments.schemas import (
@@ -84,7 +85,7 @@ async def published_snapshot(session: AsyncSession, assessment: Assessment) -> d
     findings = (
         await session.execute(
             select(Finding)
-            .where(Finding.assessment_id == assessment.id)
+            .where(col(Finding.assessment_id) == assessment.id)
             .order_by(Finding.question_code)
         )
     ).scalars()
@@ -111,8 +112,8 @@ async def get_assessment(
     (PostgreSQL), so findings writes and status changes of one assessment never interleave."""
     stmt = (
         select(Assessment)
-        .join(Factory, Factory.id == Assessment.factory_id)
-        .where(Assessment.id == assessment_id, assessment_filter(principal))
+        .join(Factory, col(Factory.id) == Assessment.factory_id)
+        .where(col(Assessment.id) == assessment_id, assessment_filter(principal))
     )
     if lock:
         stmt = stmt.with_for_update(of=Assessment).execution_options(populate_existing=True)
@@ -145,7 +146,7 @@ async def create_assessment(
     # Lock the factory row: two assessments created at once must not get the same cycle.
     factory = (
         await session.execute(
-            select(Factory).where(Factory.id == data.factory_id).with_for_update()
+            select(Factory).where(col(Factory.id) == data.factory_id).with_for_update()
         )
     ).scalar_one_or_none()
     catalog = await session.get(Catalog, data.catalog_id)
@@ -174,9 +175,9 @@ async def create_assessment(
     require_country(principal, factory.country)
     latest_cycle = await session.execute(
         select(func.max(Assessment.cycle)).where(
-            Assessment.factory_id == factory.id,
-            Assessment.supersedes_id.is_(None),  # type: ignore[union-attr]
-            Assessment.status != Status.cancelled,
+            col(Assessment.factory_id) == factory.id,
+            col(Assessment.supersedes_id).is_(None),
+            col(Assessment.status) != Status.cancelled,
         )
     )
     assessment = Assessment(
@@ -250,7 +251,9 @@ async def transition(
         ) from exc
     if target == Status.published:
         count = await session.execute(
-            select(func.count()).select_from(Finding).where(Finding.assessment_id == assessment.id)
+            select(func.count())
+            .select_from(Finding)
+            .where(col(Finding.assessment_id) == assessment.id)
         )
         if count.scalar_one() == 0:
             raise conflict("An assessment without findings cannot be published.")
@@ -280,8 +283,8 @@ async def create_revision(
             f"{original.status} and can still be changed directly."
         )
     newer = await session.execute(
-        select(Assessment.id).where(
-            Assessment.supersedes_id == original.id, Assessment.status != Status.cancelled
+        select(col(Assessment.id)).where(
+            col(Assessment.supersedes_id) == original.id, col(Assessment.status) != Status.cancelled
         )
     )
     if (existing := newer.scalar_one_or_none()) is not None:
@@ -307,7 +310,7 @@ async def create_revision(
     session.add(revision)
     await session.flush()
     findings = (
-        await session.execute(select(Finding).where(Finding.assessment_id == original.id))
+        await session.execute(select(Finding).where(col(Finding.assessment_id) == original.id))
     ).scalars()
     session.add_all(
         Finding(
@@ -346,7 +349,7 @@ async def list_assessments(
 ) -> tuple[list[Assessment], str | None]:
     stmt = (
         select(Assessment)
-        .join(Factory, Factory.id == Assessment.factory_id)
+        .join(Factory, col(Factory.id) == Assessment.factory_id)
         .where(assessment_filter(principal))
     )
     filters: list[tuple[Any, Any]] = [
@@ -359,9 +362,9 @@ async def list_assessments(
         if value is not None:
             stmt = stmt.where(column == value)
     if visit_from is not None:
-        stmt = stmt.where(Assessment.visit_start >= visit_from)
+        stmt = stmt.where(col(Assessment.visit_start) >= visit_from)
     if visit_to is not None:
-        stmt = stmt.where(Assessment.visit_start <= visit_to)
+        stmt = stmt.where(col(Assessment.visit_start) <= visit_to)
     rows, next_cursor = await paginate(session, stmt, Assessment.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor
 
@@ -369,7 +372,9 @@ async def list_assessments(
 async def list_transitions(
     session: AsyncSession, assessment_id: str, params: PageParams
 ) -> tuple[list[AssessmentTransition], str | None]:
-    stmt = select(AssessmentTransition).where(AssessmentTransition.assessment_id == assessment_id)
+    stmt = select(AssessmentTransition).where(
+        col(AssessmentTransition.assessment_id) == assessment_id
+    )
     rows, next_cursor = await paginate(
         session,
         stmt,

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.assessment.access import hidden
 from services.assessment.brands.schemas import BrandCreate, BrandUpdate
@@ -25,7 +26,7 @@ def snapshot(brand: Brand) -> dict[str, Any]:
 
 def _visible(principal: Principal) -> ColumnElement[bool]:
     if principal.role == Role.BRAND:
-        return Brand.id == principal.brand_id  # type: ignore[return-value]
+        return col(Brand.id) == principal.brand_id
     return true()
 
 
@@ -39,7 +40,7 @@ async def create_brand(session: AsyncSession, data: BrandCreate) -> Brand:
 
 
 async def get_brand(session: AsyncSession, brand_id: str, principal: Principal) -> Brand:
-    stmt = select(Brand).where(Brand.id == brand_id, _visible(principal))
+    stmt = select(Brand).where(col(Brand.id) == brand_id, _visible(principal))
     brand = (await session.execute(stmt)).scalar_one_or_none()
     if brand is None:
         raise hidden("Brand", brand_id)

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import col
 
 from services.assessment.access import require_country
 from services.assessment.catalogs.schemas import (
@@ -264,16 +265,16 @@ async def list_catalogs(
 ) -> tuple[list[CatalogSummary], str | None]:
     stmt = select(Catalog)
     if country:
-        stmt = stmt.where(Catalog.country == country)
+        stmt = stmt.where(col(Catalog.country) == country)
     if status:
-        stmt = stmt.where(Catalog.status == status)
+        stmt = stmt.where(col(Catalog.status) == status)
     rows, next_cursor = await paginate(session, stmt, Catalog.id, params)  # type: ignore[arg-type]
     ids = [r.id for r in rows]
     counts = dict(
         (
             await session.execute(
-                select(CatalogQuestion.catalog_id, func.count())
-                .where(CatalogQuestion.catalog_id.in_(ids))  # type: ignore[attr-defined]
+                select(col(CatalogQuestion.catalog_id), func.count())
+                .where(col(CatalogQuestion.catalog_id).in_(ids))
                 .group_by(CatalogQuestion.catalog_id)
             )
         ).all()
@@ -300,7 +301,7 @@ async def _previous_codes(session: AsyncSession, data: CatalogImport) -> set[str
             ],
         )
     result = await session.execute(
-        select(CatalogQuestion.code).where(CatalogQuestion.catalog_id == previous.id)
+        select(col(CatalogQuestion.code)).where(col(CatalogQuestion.catalog_id) == previous.id)
     )
     return set(result.scalars())
 
@@ -376,7 +377,7 @@ async def import_catalog(
     require_country(principal, data.country)
     await _validate(session, data)
     latest = await session.execute(
-        select(func.max(Catalog.number)).where(Catalog.country == data.country)
+        select(func.max(Catalog.number)).where(col(Catalog.country) == data.country)
     )
     catalog = Catalog(
         id=new_id("cat"),
@@ -416,7 +417,7 @@ async def replace_catalog(
         raise Problem(422, "A catalogue's country cannot change.", title="Validation failed")
     await _validate(session, data)
     for model in (LegalThreshold, CatalogQuestion, CatalogCompliancePoint, CatalogCluster):
-        await session.execute(delete(model).where(model.catalog_id == catalog.id))  # type: ignore[attr-defined]
+        await session.execute(delete(model).where(col(model.catalog_id) == catalog.id))
     catalog.title = data.title or data.meta.get("title")
     catalog.previous_catalog_id = data.previous_catalog_id
     catalog.meta = data.meta

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.assessment.consents.schemas import ConsentRead
 from services.assessment.events import emit
@@ -35,7 +36,9 @@ def snapshot(consent: Consent) -> dict[str, Any]:
 
 async def _lock_factory(session: AsyncSession, factory_id: str) -> None:
     """Serialise consent changes of one factory (PostgreSQL; SQLite writers queue anyway)."""
-    await session.execute(select(Factory.id).where(Factory.id == factory_id).with_for_update())
+    await session.execute(
+        select(col(Factory.id)).where(col(Factory.id) == factory_id).with_for_update()
+    )
 
 
 async def grant(
@@ -50,10 +53,10 @@ async def grant(
         )
     await _lock_factory(session, factory.id)
     active = await session.execute(
-        select(Consent.id).where(
-            Consent.factory_id == factory.id,
-            Consent.brand_id == brand_id,
-            Consent.revoked_at.is_(None),  # type: ignore[union-attr]
+        select(col(Consent.id)).where(
+            col(Consent.factory_id) == factory.id,
+            col(Consent.brand_id) == brand_id,
+            col(Consent.revoked_at).is_(None),
         )
     )
     existing = active.scalar_one_or_none()
@@ -92,10 +95,10 @@ async def revoke(
 async def list_consents(
     session: AsyncSession, factory_id: str, params: PageParams, active: bool | None
 ) -> tuple[list[Consent], str | None]:
-    stmt = select(Consent).where(Consent.factory_id == factory_id)
+    stmt = select(Consent).where(col(Consent.factory_id) == factory_id)
     if active is True:
-        stmt = stmt.where(Consent.revoked_at.is_(None))  # type: ignore[union-attr]
+        stmt = stmt.where(col(Consent.revoked_at).is_(None))
     elif active is False:
-        stmt = stmt.where(Consent.revoked_at.is_not(None))  # type: ignore[union-attr]
+        stmt = stmt.where(col(Consent.revoked_at).is_not(None))
     rows, next_cursor = await paginate(session, stmt, Consent.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.assessment.access import factory_filter, hidden, require_country
 from services.assessment.events import emit
@@ -74,7 +75,7 @@ async def _check_brands(session: AsyncSession, brand_ids: list[str]) -> None:
     if not brand_ids:
         return
     found = set(
-        (await session.execute(select(Brand.id).where(Brand.id.in_(brand_ids)))).scalars()  # type: ignore[attr-defined]
+        (await session.execute(select(col(Brand.id)).where(col(Brand.id).in_(brand_ids)))).scalars()
     )
     missing = [b for b in dict.fromkeys(brand_ids) if b not in found]
     if missing:
@@ -108,7 +109,7 @@ async def create_factory(
 
 async def get_factory(session: AsyncSession, factory_id: str, principal: Principal) -> Factory:
     """The factory if the caller may see it; 404 otherwise (missing and hidden look alike)."""
-    stmt = select(Factory).where(Factory.id == factory_id, factory_filter(principal))
+    stmt = select(Factory).where(col(Factory.id) == factory_id, factory_filter(principal))
     factory = (await session.execute(stmt)).scalar_one_or_none()
     if factory is None:
         raise hidden("Factory", factory_id)
@@ -151,11 +152,11 @@ async def list_factories(
 ) -> tuple[list[Factory], str | None]:
     stmt = select(Factory).where(factory_filter(principal))
     if country:
-        stmt = stmt.where(Factory.country == country)
+        stmt = stmt.where(col(Factory.country) == country)
     if region:
-        stmt = stmt.where(Factory.region == region)
+        stmt = stmt.where(col(Factory.region) == region)
     if status:
-        stmt = stmt.where(Factory.participation_status == status)
+        stmt = stmt.where(col(Factory.participation_status) == status)
     if name_prefix:
         stmt = stmt.where(
             or_(

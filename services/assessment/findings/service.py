@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.assessment.assessments.service import snapshot
 from services.assessment.assessments.state_machine import FINDINGS_OPEN
@@ -100,8 +101,8 @@ async def _questions(
     """The catalogue's questions among ``codes`` (only those: one finding reads one row)."""
     rows = await session.execute(
         select(CatalogQuestion).where(
-            CatalogQuestion.catalog_id == catalog_id,
-            CatalogQuestion.code.in_(codes),  # type: ignore[attr-defined]
+            col(CatalogQuestion.catalog_id) == catalog_id,
+            col(CatalogQuestion.code).in_(codes),
         )
     )
     return {q.code: q for q in rows.scalars()}
@@ -113,9 +114,11 @@ async def _other_versions(
     if not codes:
         return {}
     rows = await session.execute(
-        select(CatalogQuestion.code, Catalog.id, Catalog.country, Catalog.number)
-        .join(Catalog, Catalog.id == CatalogQuestion.catalog_id)
-        .where(CatalogQuestion.code.in_(codes), Catalog.id != catalog_id)  # type: ignore[attr-defined]
+        select(
+            col(CatalogQuestion.code), col(Catalog.id), col(Catalog.country), col(Catalog.number)
+        )
+        .join(Catalog, col(Catalog.id) == CatalogQuestion.catalog_id)
+        .where(col(CatalogQuestion.code).in_(codes), col(Catalog.id) != catalog_id)
     )
     found: dict[str, list[str]] = {}
     for code, other_id, country, number in rows.all():
@@ -173,7 +176,9 @@ def _row(assessment_id: str, question: CatalogQuestion, item: FindingBody, who: 
 async def _emit_updated(session: AsyncSession, assessment: Assessment) -> int:
     count = (
         await session.execute(
-            select(func.count()).select_from(Finding).where(Finding.assessment_id == assessment.id)
+            select(func.count())
+            .select_from(Finding)
+            .where(col(Finding.assessment_id) == assessment.id)
         )
     ).scalar_one()
     await emit(
@@ -193,7 +198,7 @@ async def replace_findings(
 ) -> int:
     """Store the whole set in one transaction (bulk insert); returns how many are stored."""
     questions = await _validate(session, assessment, items)
-    await session.execute(delete(Finding).where(Finding.assessment_id == assessment.id))  # type: ignore[arg-type]
+    await session.execute(delete(Finding).where(col(Finding.assessment_id) == assessment.id))
     rows = [_row(assessment.id, questions[i.question_code], i, principal.subject) for i in items]
     if rows:
         await session.execute(insert(Finding), rows)
@@ -215,7 +220,8 @@ async def put_finding(
     existing = (
         await session.execute(
             select(Finding).where(
-                Finding.assessment_id == assessment.id, Finding.question_code == question_code
+                col(Finding.assessment_id) == assessment.id,
+                col(Finding.question_code) == question_code,
             )
         )
     ).scalar_one_or_none()
@@ -234,7 +240,7 @@ async def put_finding(
 async def list_findings(
     session: AsyncSession, assessment_id: str, params: PageParams
 ) -> tuple[list[Finding], str | None]:
-    stmt = select(Finding).where(Finding.assessment_id == assessment_id)
+    stmt = select(Finding).where(col(Finding.assessment_id) == assessment_id)
     rows, next_cursor = await paginate(session, stmt, Finding.question_code, params)  # type: ignore[arg-type]
     return list(rows), next_cursor
 
@@ -243,7 +249,8 @@ async def get_finding(session: AsyncSession, assessment_id: str, question_code: 
     finding = (
         await session.execute(
             select(Finding).where(
-                Finding.assessment_id == assessment_id, Finding.question_code == question_code
+                col(Finding.assessment_id) == assessment_id,
+                col(Finding.question_code) == question_code,
             )
         )
     ).scalar_one_or_none()
@@ -257,8 +264,8 @@ async def results(session: AsyncSession, assessment: Assessment) -> ResultsRead:
     answers = dict(
         (
             await session.execute(
-                select(Finding.question_code, Finding.non_compliant).where(
-                    Finding.assessment_id == assessment.id
+                select(col(Finding.question_code), col(Finding.non_compliant)).where(
+                    col(Finding.assessment_id) == assessment.id
                 )
             )
         ).all()
