@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.auth import Principal, Role
 from services.common.db import Database
@@ -62,7 +63,9 @@ async def seed_demo(
         [f["id"] for f in factories], [_assessment_ref(a) for a in assessments]
     )
     async with database.sessionmaker() as session:
-        exists = await session.execute(select(Course.id).where(Course.code == COURSES[0]["code"]))
+        exists = await session.execute(
+            select(col(Course.id)).where(col(Course.code) == COURSES[0]["code"])
+        )
         if exists.first() is not None:
             return
         courses = [await create_course(session, _course(c)) for c in COURSES]
@@ -316,7 +319,7 @@ async def _improvement_plan(
 
 
 async def _plan_items(session: AsyncSession, plan_id: str) -> list[Any]:
-    stmt = select(ImprovementItem).where(ImprovementItem.plan_id == plan_id)
+    stmt = select(ImprovementItem).where(col(ImprovementItem.plan_id) == plan_id)
     return list((await session.execute(stmt.order_by(ImprovementItem.id))).scalars())
 
 

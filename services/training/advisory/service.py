@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.etag import stale_write_guard
@@ -71,10 +72,10 @@ async def list_visits(
     except NothingVisible:
         return [], None
     if factory_id is not None:
-        stmt = stmt.where(AdvisoryVisit.factory_id == factory_id)
+        stmt = stmt.where(col(AdvisoryVisit.factory_id) == factory_id)
     if visited_from is not None:
-        stmt = stmt.where(AdvisoryVisit.visit_date >= visited_from)  # type: ignore[operator]
+        stmt = stmt.where(col(AdvisoryVisit.visit_date) >= visited_from)
     if visited_to is not None:
-        stmt = stmt.where(AdvisoryVisit.visit_date <= visited_to)  # type: ignore[operator]
+        stmt = stmt.where(col(AdvisoryVisit.visit_date) <= visited_to)
     rows, next_cursor = await paginate(session, stmt, AdvisoryVisit.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor

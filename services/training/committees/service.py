@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.etag import stale_write_guard
@@ -58,7 +59,7 @@ def member_counts(members: list[CommitteeMember], on: date) -> MemberCounts:
 async def members_of(session: AsyncSession, committee_id: str) -> list[CommitteeMember]:
     stmt = (
         select(CommitteeMember)
-        .where(CommitteeMember.committee_id == committee_id)
+        .where(col(CommitteeMember.committee_id) == committee_id)
         .order_by(CommitteeMember.joined_on, CommitteeMember.id)  # type: ignore[arg-type]
     )
     return list((await session.execute(stmt)).scalars())
@@ -266,7 +267,7 @@ async def list_committees(
     except NothingVisible:
         return [], None
     if factory_id is not None:
-        stmt = stmt.where(Committee.factory_id == factory_id)
+        stmt = stmt.where(col(Committee.factory_id) == factory_id)
     rows, next_cursor = await paginate(session, stmt, Committee.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor
 
@@ -274,6 +275,6 @@ async def list_committees(
 async def list_meetings(
     session: AsyncSession, committee: Committee, params: PageParams
 ) -> tuple[list[CommitteeMeeting], str | None]:
-    stmt = select(CommitteeMeeting).where(CommitteeMeeting.committee_id == committee.id)
+    stmt = select(CommitteeMeeting).where(col(CommitteeMeeting.committee_id) == committee.id)
     rows, next_cursor = await paginate(session, stmt, CommitteeMeeting.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor

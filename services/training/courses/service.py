@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.etag import stale_write_guard
 from services.common.ids import new_id
@@ -83,6 +84,6 @@ async def list_courses(
 ) -> tuple[list[Course], str | None]:
     stmt = select(Course)
     if topic:
-        stmt = stmt.where(Course.topic == topic)
+        stmt = stmt.where(col(Course.topic) == topic)
     rows, next_cursor = await paginate(session, stmt, Course.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor

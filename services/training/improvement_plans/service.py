@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.auth import Principal, Role
 from services.common.etag import stale_write_guard
@@ -226,7 +227,7 @@ async def item_reads(
             action=i.action,
             owner=i.owner,
             due_date=i.due_date,
-            status=i.status,  # type: ignore[arg-type]
+            status=i.status,
             completed_at=i.completed_at,
             overdue=is_overdue(i.status, i.due_date, as_of),
             history=history[i.id],
@@ -297,9 +298,9 @@ async def list_plans(
     except NothingVisible:
         return [], None
     if factory_id is not None:
-        stmt = stmt.where(ImprovementPlan.factory_id == factory_id)
+        stmt = stmt.where(col(ImprovementPlan.factory_id) == factory_id)
     if assessment_id is not None:
-        stmt = stmt.where(ImprovementPlan.assessment_id == assessment_id)
+        stmt = stmt.where(col(ImprovementPlan.assessment_id) == assessment_id)
     rows, next_cursor = await paginate(session, stmt, ImprovementPlan.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor
 
@@ -323,19 +324,20 @@ async def list_items(
     except NothingVisible:
         return [], None
     if plan_id is not None:
-        stmt = stmt.where(ImprovementItem.plan_id == plan_id)
+        stmt = stmt.where(col(ImprovementItem.plan_id) == plan_id)
     if factory_id is not None:
-        stmt = stmt.where(ImprovementItem.factory_id == factory_id)
+        stmt = stmt.where(col(ImprovementItem.factory_id) == factory_id)
     if status is not None:
-        stmt = stmt.where(ImprovementItem.status == status)
+        stmt = stmt.where(col(ImprovementItem.status) == status)
     if overdue is True:
         stmt = stmt.where(
-            ImprovementItem.status != ItemStatus.COMPLETED,
-            ImprovementItem.due_date < as_of,  # type: ignore[operator]
+            col(ImprovementItem.status) != ItemStatus.COMPLETED,
+            col(ImprovementItem.due_date) < as_of,
         )
     elif overdue is False:
         stmt = stmt.where(
-            (ImprovementItem.status == ItemStatus.COMPLETED) | (ImprovementItem.due_date >= as_of)  # type: ignore[operator]
+            (col(ImprovementItem.status) == ItemStatus.COMPLETED)
+            | (col(ImprovementItem.due_date) >= as_of)
         )
     rows, next_cursor = await paginate(session, stmt, ImprovementItem.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor

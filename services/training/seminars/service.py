@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.etag import stale_write_guard
 from services.common.ids import new_id
@@ -70,10 +71,10 @@ async def list_seminars(
 ) -> tuple[list[Seminar], str | None]:
     stmt = select(Seminar)
     if kind is not None:
-        stmt = stmt.where(Seminar.kind == kind)
+        stmt = stmt.where(col(Seminar.kind) == kind)
     if held_from is not None:
-        stmt = stmt.where(Seminar.event_date >= held_from)  # type: ignore[operator]
+        stmt = stmt.where(col(Seminar.event_date) >= held_from)
     if held_to is not None:
-        stmt = stmt.where(Seminar.event_date <= held_to)  # type: ignore[operator]
+        stmt = stmt.where(col(Seminar.event_date) <= held_to)
     rows, next_cursor = await paginate(session, stmt, Seminar.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor

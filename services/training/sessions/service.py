@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.etag import stale_write_guard
@@ -53,20 +54,20 @@ async def _counts(
 ) -> dict[str, ParticipantCounts]:
     """Participant counts per session, aggregated in the database (lists can be long)."""
     key = (
-        Participant.session_id,
-        Participant.sex,
-        Participant.role,
-        Participant.factory_id,
-        Participant.attended,
-        Participant.completed,
+        col(Participant.session_id),
+        col(Participant.sex),
+        col(Participant.role),
+        col(Participant.factory_id),
+        col(Participant.attended),
+        col(Participant.completed),
     )
     stmt = (
         select(*key, func.count())
-        .where(Participant.session_id.in_(session_ids))  # type: ignore[attr-defined]
+        .where(col(Participant.session_id).in_(session_ids))
         .group_by(*key)
     )
     if only_factory is not None:
-        stmt = stmt.where(Participant.factory_id == only_factory)
+        stmt = stmt.where(col(Participant.factory_id) == only_factory)
     counts: dict[str, ParticipantCounts] = defaultdict(ParticipantCounts)
     for session_id, sex, role, factory_id, attended, completed, how_many in await session.execute(
         stmt
@@ -85,12 +86,12 @@ def session_read(
     return SessionRead(
         id=training.id,
         course_id=training.course_id,
-        course_topic=course.topic,  # type: ignore[arg-type]
+        course_topic=course.topic,
         start_date=training.start_date,
         end_date=training.end_date,
         trainers=list(training.trainers),
         venue=training.venue,
-        delivery=training.delivery,  # type: ignore[arg-type]
+        delivery=training.delivery,
         factory_ids=factory_ids,
         participants=counts,
         version=training.version,
@@ -198,7 +199,11 @@ async def update_session(
 async def _replace_factories(
     session: AsyncSession, training: TrainingSession, factory_ids: list[str]
 ) -> None:
-    stmt = select(Participant.factory_id).where(Participant.session_id == training.id).distinct()
+    stmt = (
+        select(col(Participant.factory_id))
+        .where(col(Participant.session_id) == training.id)
+        .distinct()
+    )
     attending = set((await session.execute(stmt)).scalars())
     orphaned = sorted(attending - set(factory_ids))
     if orphaned:
@@ -245,13 +250,13 @@ async def list_sessions(
     except NothingVisible:
         return [], None
     if factory_id is not None:
-        stmt = stmt.join(SessionFactory).where(SessionFactory.factory_id == factory_id)
+        stmt = stmt.join(SessionFactory).where(col(SessionFactory.factory_id) == factory_id)
     if course_id is not None:
-        stmt = stmt.where(TrainingSession.course_id == course_id)
+        stmt = stmt.where(col(TrainingSession.course_id) == course_id)
     if start_from is not None:
-        stmt = stmt.where(TrainingSession.start_date >= start_from)  # type: ignore[operator]
+        stmt = stmt.where(col(TrainingSession.start_date) >= start_from)
     if start_to is not None:
-        stmt = stmt.where(TrainingSession.start_date <= start_to)  # type: ignore[operator]
+        stmt = stmt.where(col(TrainingSession.start_date) <= start_to)
     rows, next_cursor = await paginate(session, stmt, TrainingSession.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor
 
@@ -259,9 +264,9 @@ async def list_sessions(
 async def list_participants(
     session: AsyncSession, training: TrainingSession, params: PageParams, principal: Principal
 ) -> tuple[list[Participant], str | None]:
-    stmt = select(Participant).where(Participant.session_id == training.id)
+    stmt = select(Participant).where(col(Participant.session_id) == training.id)
     scope = factory_scope(principal)
     if scope is not None:
-        stmt = stmt.where(Participant.factory_id == scope)
+        stmt = stmt.where(col(Participant.factory_id) == scope)
     rows, next_cursor = await paginate(session, stmt, Participant.row_number, params)  # type: ignore[arg-type]
     return list(rows), next_cursor
