@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.reporting.activity.schemas import (
     ActivityReport,
@@ -48,7 +49,7 @@ def _in_window(column: Any, scope: ReportScope) -> list[Any]:
 def _factory_in_country(column: Any, scope: ReportScope) -> list[Any]:
     if not scope.country:
         return []
-    return [column.in_(select(Factory.id).where(Factory.country == scope.country))]
+    return [column.in_(select(col(Factory.id)).where(col(Factory.country) == scope.country))]
 
 
 async def training_figures(session: AsyncSession, scope: ReportScope) -> TrainingFigures:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -261,7 +262,7 @@ def render_xlsx(report: AnnualReport) -> bytes:
     from openpyxl.styles import Font
 
     workbook = Workbook()
-    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    workbook.remove(workbook.active)
     for title, rows in table_rows(report).items():
         sheet = workbook.create_sheet(title)
         sheet.append(RATE_COLUMNS)
@@ -289,9 +290,10 @@ def render_xlsx(report: AnnualReport) -> bytes:
 def render(report: AnnualReport, fmt: str) -> bytes | str:
     if fmt == "json":
         return report.model_dump_json()
-    return {
+    renderers: dict[str, Callable[[AnnualReport], bytes | str]] = {
         "html": render_html,
         "pdf": render_pdf,
         "xlsx": render_xlsx,
         "csv": render_csv,
-    }[fmt](report)
+    }
+    return renderers[fmt](report)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.ids import new_id
 from services.common.observability import current_request_id
@@ -96,9 +97,9 @@ async def _profile(session: AsyncSession, scope: ReportScope) -> FactoryProfile:
 async def _catalog_versions(session: AsyncSession, scope: ReportScope) -> list[str]:
     selected = compliance.selected_assessments(scope)
     stmt = (
-        select(Catalog.version, Catalog.id)
-        .join(Assessment, Assessment.catalog_id == Catalog.id)  # type: ignore[arg-type]
-        .where(Assessment.id.in_(select(selected.c.assessment_id)))  # type: ignore[attr-defined]
+        select(col(Catalog.version), col(Catalog.id))
+        .join(Assessment, col(Assessment.catalog_id) == Catalog.id)
+        .where(col(Assessment.id).in_(select(selected.c.assessment_id)))
         .distinct()
     )
     return sorted({f"{v or '?'} ({cid})" for v, cid in (await session.execute(stmt)).all()})
@@ -117,18 +118,19 @@ async def build_annual_report(
     highest = sorted(shown, key=lambda q: (-(q.non_compliance_rate or 0), q.question_code))
     # Trends look back from the report's year: everything up to its end.
     history = ReportScope(country=country, date_to=date(year, 12, 31))
+    assert scope.date_to is not None  # for_year() sets both ends of the period
     activity = await activity_report(session, scope, today=min(date.today(), scope.date_to))
     participating = await session.scalar(
-        select(func.count()).select_from(Factory).where(Factory.country == country)
+        select(func.count()).select_from(Factory).where(col(Factory.country) == country)
     )
     assessments_in_period = await session.scalar(
         select(func.count())
         .select_from(Assessment)
         .where(
-            Assessment.counted.is_(True),  # type: ignore[attr-defined]
-            Assessment.country == country,
-            Assessment.day >= scope.date_from,  # type: ignore[operator]
-            Assessment.day <= scope.date_to,  # type: ignore[operator]
+            col(Assessment.counted).is_(True),
+            col(Assessment.country) == country,
+            col(Assessment.day) >= scope.date_from,
+            col(Assessment.day) <= scope.date_to,
         )
     )
     return AnnualReport(
@@ -149,8 +151,8 @@ async def build_annual_report(
         ),
         factory_profile=await _profile(session, scope),
         methodology=Methodology(
-            period_from=scope.date_from,  # type: ignore[arg-type]
-            period_to=scope.date_to,  # type: ignore[arg-type]
+            period_from=scope.date_from,
+            period_to=scope.date_to,
             assessments_used=summary.factories_assessed,
             catalog_versions=await _catalog_versions(session, scope),
             minimum_factories=audience.minimum_factories,
@@ -222,9 +224,9 @@ async def publish_annual_report(
 async def list_publications(
     session: AsyncSession, year: int, country: str | None, params: PageParams
 ) -> tuple[list[ReportPublication], str | None]:
-    stmt = select(ReportPublication).where(ReportPublication.year == year)
+    stmt = select(ReportPublication).where(col(ReportPublication.year) == year)
     if country:
-        stmt = stmt.where(ReportPublication.country == country)
+        stmt = stmt.where(col(ReportPublication.country) == country)
     rows, next_cursor = await paginate(session, stmt, ReportPublication.id, params)  # type: ignore[arg-type]
     return list(rows), next_cursor
 

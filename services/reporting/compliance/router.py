@@ -1,4 +1,5 @@
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,7 @@ from services.reporting.compliance.schemas import (
     TrendReport,
 )
 from services.reporting.scope import (
+    Audience,
     ReportScope,
     SettingsDep,
     audience_for,
@@ -29,7 +31,16 @@ router = APIRouter(prefix="/v1/reports/non-compliance", tags=["reports"])
 # callers get public figures with small cells withheld (see services/reporting/scope.py).
 
 
-async def _rate_report(session, scope, caller, settings, rates):  # type: ignore[no-untyped-def]
+_Item = TypeVar("_Item", ClusterRate, CompliancePointRate, QuestionRate)
+
+
+async def _rate_report(
+    session: AsyncSession,
+    scope: ReportScope,
+    caller: Principal,
+    settings: ReportingSettings,
+    rates: Callable[[AsyncSession, ReportScope, Audience, service.Labels], Awaitable[list[_Item]]],
+) -> RateReport[_Item]:
     scope = restrict_to_principal(scope, caller)
     audience = audience_for(caller, settings)
     labels = await service.catalog_labels(session, scope.country)
@@ -52,7 +63,7 @@ async def rates_by_cluster(
     caller: Principal = Depends(PUBLIC),
     settings: ReportingSettings = SettingsDep,
 ) -> RateReport[ClusterRate]:
-    return await _rate_report(session, scope, caller, settings, service.cluster_rates)  # type: ignore[no-any-return]
+    return await _rate_report(session, scope, caller, settings, service.cluster_rates)
 
 
 @router.get(
@@ -66,7 +77,7 @@ async def rates_by_compliance_point(
     caller: Principal = Depends(PUBLIC),
     settings: ReportingSettings = SettingsDep,
 ) -> RateReport[CompliancePointRate]:
-    return await _rate_report(session, scope, caller, settings, service.compliance_point_rates)  # type: ignore[no-any-return]
+    return await _rate_report(session, scope, caller, settings, service.compliance_point_rates)
 
 
 @router.get(
@@ -80,7 +91,7 @@ async def rates_by_question(
     caller: Principal = Depends(PUBLIC),
     settings: ReportingSettings = SettingsDep,
 ) -> RateReport[QuestionRate]:
-    return await _rate_report(session, scope, caller, settings, service.question_rates)  # type: ignore[no-any-return]
+    return await _rate_report(session, scope, caller, settings, service.question_rates)
 
 
 @router.get("/trends", response_model=TrendReport, summary="Rates by cycle or by year")

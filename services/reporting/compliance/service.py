@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import typing
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import Integer, Subquery, case, cast, extract, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.reporting.compliance.schemas import (
     ClusterRate,
@@ -143,10 +145,10 @@ class Labels:
 
 
 async def catalog_labels(session: AsyncSession, country: str | None) -> Labels:
-    stmt = select(Catalog.id)
+    stmt = select(col(Catalog.id))
     if country:
-        stmt = stmt.where((Catalog.country == country) | Catalog.country.is_(None))  # type: ignore[union-attr]
-    stmt = stmt.order_by(Catalog.published_at.asc().nulls_first(), Catalog.id)  # type: ignore[union-attr]
+        stmt = stmt.where((col(Catalog.country) == country) | col(Catalog.country).is_(None))
+    stmt = stmt.order_by(col(Catalog.published_at).asc().nulls_first(), Catalog.id)
     catalog_ids = list((await session.execute(stmt)).scalars())
     labels = Labels()
     if not catalog_ids:
@@ -157,9 +159,13 @@ async def catalog_labels(session: AsyncSession, country: str | None) -> Labels:
         (CatalogCompliancePoint, labels.points),
         (CatalogQuestion, labels.questions),
     ):
-        rows = (
-            await session.execute(select(model).where(model.catalog_id.in_(catalog_ids)))  # type: ignore[attr-defined]
-        ).scalars()
+        # mypy joins the three models to their base class; the rows are one of the three.
+        rows = typing.cast(
+            "Iterable[CatalogCluster | CatalogCompliancePoint | CatalogQuestion]",
+            (
+                await session.execute(select(model).where(col(model.catalog_id).in_(catalog_ids)))
+            ).scalars(),
+        )
         for row in sorted(rows, key=lambda r: order[r.catalog_id]):
             target[row.code] = row.model_dump()
     return labels
@@ -254,7 +260,8 @@ async def compliance_point_rates(
 async def _point_clusters(session: AsyncSession) -> dict[str, str]:
     """CP -> cluster as recorded with the findings, for CPs no known catalogue names."""
     stmt = select(
-        AssessmentCompliancePoint.compliance_point_code, AssessmentCompliancePoint.cluster_code
+        col(AssessmentCompliancePoint.compliance_point_code),
+        col(AssessmentCompliancePoint.cluster_code),
     ).distinct()
     return {code: cluster for code, cluster in (await session.execute(stmt)).all()}
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, not_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.reporting.models import (
     AdvisoryVisit,
@@ -156,8 +157,10 @@ async def apply_catalog(session: AsyncSession, event: Event, ctx: ApplyContext) 
         ],
     )
     for model in (CatalogCluster, CatalogCompliancePoint, CatalogQuestion):
-        await session.execute(delete(model).where(model.catalog_id == catalog_id))  # type: ignore[attr-defined]
-    clusters, points, questions = [], [], []
+        await session.execute(delete(model).where(col(model.catalog_id) == catalog_id))
+    clusters: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = []
+    questions: list[dict[str, Any]] = []
     for cluster in p.get("clusters") or []:
         clusters.append(
             {
@@ -204,8 +207,8 @@ async def _question_kinds(
         return {}
     if catalog_id not in ctx.question_kinds:
         rows = await session.execute(
-            select(CatalogQuestion.code, CatalogQuestion.kind).where(
-                CatalogQuestion.catalog_id == catalog_id
+            select(col(CatalogQuestion.code), col(CatalogQuestion.kind)).where(
+                col(CatalogQuestion.catalog_id) == catalog_id
             )
         )
         ctx.question_kinds[catalog_id] = {code: kind for code, kind in rows.all()}
@@ -258,7 +261,7 @@ def reduce_findings(
 async def apply_assessment(session: AsyncSession, event: Event, ctx: ApplyContext) -> None:
     p = event["payload"]
     assessment_id = p["id"]
-    table: Any = Assessment.__table__
+    table: Any = Assessment.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
     existing = (
         (await session.execute(select(table).where(table.c.id == assessment_id)))
         .mappings()
@@ -266,7 +269,9 @@ async def apply_assessment(session: AsyncSession, event: Event, ctx: ApplyContex
     )
     country = p.get("country") or (existing["country"] if existing else None)
     if country is None:
-        country = await session.scalar(select(Factory.country).where(Factory.id == p["factory_id"]))
+        country = await session.scalar(
+            select(col(Factory.country)).where(col(Factory.id) == p["factory_id"])
+        )
     visit_end = parse_date(p.get("visit_end"))
     visit_start = parse_date(p.get("visit_start"))
     row: dict[str, Any] = {
@@ -296,7 +301,7 @@ async def apply_assessment(session: AsyncSession, event: Event, ctx: ApplyContex
         kinds = await _question_kinds(session, p.get("catalog_id"), ctx)
         questions, points, clusters = reduce_findings(assessment_id, findings, kinds)
         for model in (AssessmentQuestion, AssessmentCompliancePoint, AssessmentCluster):
-            await session.execute(delete(model).where(model.assessment_id == assessment_id))  # type: ignore[attr-defined]
+            await session.execute(delete(model).where(col(model.assessment_id) == assessment_id))
         await insert_rows(session, AssessmentQuestion, questions)
         await insert_rows(session, AssessmentCompliancePoint, points)
         await insert_rows(session, AssessmentCluster, clusters)
@@ -386,7 +391,7 @@ async def apply_training_session(session: AsyncSession, event: Event, _ctx: Appl
         ],
     )
     await session.execute(
-        delete(TrainingSessionFactory).where(TrainingSessionFactory.session_id == p["id"])  # type: ignore[arg-type]
+        delete(TrainingSessionFactory).where(col(TrainingSessionFactory.session_id) == p["id"])
     )
     await insert_rows(
         session,
@@ -454,7 +459,7 @@ async def apply_committee_meeting(session: AsyncSession, event: Event, _ctx: App
 async def apply_improvement_plan(session: AsyncSession, event: Event, _ctx: ApplyContext) -> None:
     p = event["payload"]
     await session.execute(
-        delete(ImprovementPlanItem).where(ImprovementPlanItem.plan_id == p["id"])  # type: ignore[arg-type]
+        delete(ImprovementPlanItem).where(col(ImprovementPlanItem.plan_id) == p["id"])
     )
     await upsert(
         session,
