@@ -30,7 +30,7 @@ run: seed
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services/common gateway bw/main.py bw/runner.py bw/services.py
+	$(BIN)/mypy services gateway bw
 
 format: $(STAMP)
 	$(BIN)/ruff format .
