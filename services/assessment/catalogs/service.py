@@ -4,7 +4,6 @@ published version never changes. A version may map its questions to the previous
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,13 +15,13 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
 
 from services.assessment.access import require_country
+from services.assessment.catalogs.importing import content_rows, validate
 from services.assessment.catalogs.schemas import (
     CatalogImport,
     CatalogRead,
     CatalogSummary,
     ClusterRead,
     CompliancePointRead,
-    QuestionKind,
     QuestionRead,
     Texts,
     ThresholdIn,
@@ -63,59 +62,6 @@ class CatalogStructure:
 # --- pure rules ------------------------------------------------------------------------------
 
 
-def import_errors(data: CatalogImport, previous_codes: set[str] | None) -> list[dict[str, Any]]:
-    """Every problem with an import, so one answer names them all (nothing is stored)."""
-    errors: list[dict[str, Any]] = []
-
-    def duplicates(kind: str, codes: list[str]) -> None:
-        for code, count in Counter(codes).items():
-            if count > 1:
-                errors.append(
-                    {
-                        "location": f"body.clusters.{kind}",
-                        "message": f"{kind} code {code!r} appears {count} times",
-                        "type": "duplicate_code",
-                    }
-                )
-
-    triples = data.questions()
-    duplicates("cluster", [c.code for c in data.clusters])
-    duplicates("compliance_point", [p.code for c in data.clusters for p in c.compliance_points])
-    question_codes = [q.code for _, _, q in triples]
-    duplicates("question", question_codes)
-    known = set(question_codes)
-    for index, threshold in enumerate(data.thresholds):
-        if threshold.question_code is not None and threshold.question_code not in known:
-            errors.append(
-                {
-                    "location": f"body.thresholds.{index}.question_code",
-                    "message": f"unknown question code {threshold.question_code!r}",
-                    "type": "unknown_question",
-                }
-            )
-    mapped = [q for _, _, q in triples if q.previous_code is not None]
-    if mapped and previous_codes is None:
-        errors.append(
-            {
-                "location": "body.previous_catalog_id",
-                "message": "questions name a previous_code but no previous_catalog_id is given",
-                "type": "missing",
-            }
-        )
-    elif previous_codes is not None:
-        for question in mapped:
-            if question.previous_code not in previous_codes:
-                errors.append(
-                    {
-                        "location": f"question {question.code}.previous_code",
-                        "message": f"{question.previous_code!r} is not a question of the "
-                        "previous catalogue",
-                        "type": "unknown_previous_code",
-                    }
-                )
-    return errors
-
-
 def threshold_in_force(
     thresholds: list[LegalThreshold] | list[ThresholdIn], name: str, day: date
 ) -> Any | None:
@@ -126,13 +72,6 @@ def threshold_in_force(
         if t.name == name and t.valid_from <= day and (t.valid_to is None or day <= t.valid_to)
     ]
     return max(candidates, key=lambda t: t.valid_from) if candidates else None
-
-
-def question_kind(kind: QuestionKind | None) -> str:
-    return (kind or QuestionKind.finding).value
-
-
-# --- reading ---------------------------------------------------------------------------------
 
 
 async def load_structure(session: AsyncSession, catalog_id: str) -> CatalogStructure:
@@ -286,96 +225,12 @@ async def list_catalogs(
 # --- writing ---------------------------------------------------------------------------------
 
 
-async def _previous_codes(session: AsyncSession, data: CatalogImport) -> set[str] | None:
-    if data.previous_catalog_id is None:
-        return None
-    previous = await session.get(Catalog, data.previous_catalog_id)
-    if previous is None or previous.country != data.country:
-        raise Problem(
-            422,
-            f"previous_catalog_id {data.previous_catalog_id!r} is not a catalogue of "
-            f"{data.country}.",
-            title="Validation failed",
-            errors=[
-                {"location": "body.previous_catalog_id", "message": "unknown", "type": "unknown"}
-            ],
-        )
-    result = await session.execute(
-        select(col(CatalogQuestion.code)).where(col(CatalogQuestion.catalog_id) == previous.id)
-    )
-    return set(result.scalars())
-
-
-async def _validate(session: AsyncSession, data: CatalogImport) -> None:
-    errors = import_errors(data, await _previous_codes(session, data))
-    if errors:
-        raise Problem(
-            422,
-            f"The catalogue has {len(errors)} problem(s); nothing was stored.",
-            title="Invalid catalogue",
-            errors=errors,
-        )
-
-
-def _content_rows(catalog_id: str, data: CatalogImport) -> list[Any]:
-    rows: list[Any] = []
-    position = 0
-    for c_index, cluster in enumerate(data.clusters):
-        rows.append(
-            CatalogCluster(
-                catalog_id=catalog_id,
-                code=cluster.code,
-                name=cluster.name,
-                category=cluster.category,
-                position=c_index,
-            )
-        )
-        for p_index, point in enumerate(cluster.compliance_points):
-            rows.append(
-                CatalogCompliancePoint(
-                    catalog_id=catalog_id,
-                    cluster_code=cluster.code,
-                    code=point.code,
-                    name=point.name,
-                    position=p_index,
-                )
-            )
-            for question in point.questions:
-                texts = question.texts()
-                rows.append(
-                    CatalogQuestion(
-                        catalog_id=catalog_id,
-                        cluster_code=cluster.code,
-                        compliance_point_code=point.code,
-                        code=question.code,
-                        kind=question_kind(question.kind),
-                        text_en=texts.en,
-                        text_uz=texts.uz,
-                        text_ru=texts.ru,
-                        noncompliant_answer=question.noncompliant_answer,
-                        legal_basis=question.legal_basis,
-                        provenance=question.provenance,
-                        previous_code=question.previous_code,
-                        position=position,
-                    )
-                )
-                position += 1
-                for threshold in question.thresholds:
-                    values = threshold.model_dump(exclude={"question_code"})
-                    rows.append(
-                        LegalThreshold(catalog_id=catalog_id, question_code=question.code, **values)
-                    )
-    for threshold in data.thresholds:
-        rows.append(LegalThreshold(catalog_id=catalog_id, **threshold.model_dump()))
-    return rows
-
-
 async def import_catalog(
     session: AsyncSession, data: CatalogImport, principal: Principal
 ) -> CatalogStructure:
     """Store a new draft version: the next number for its country."""
     require_country(principal, data.country)
-    await _validate(session, data)
+    await validate(session, data)
     latest = await session.execute(
         select(func.max(Catalog.number)).where(col(Catalog.country) == data.country)
     )
@@ -388,7 +243,7 @@ async def import_catalog(
         meta=data.meta,
     )
     session.add(catalog)
-    session.add_all(_content_rows(catalog.id, data))
+    session.add_all(content_rows(catalog.id, data))
     try:
         await session.flush()
     except IntegrityError as exc:
@@ -415,14 +270,14 @@ async def replace_catalog(
     require_country(principal, catalog.country)
     if data.country != catalog.country:
         raise Problem(422, "A catalogue's country cannot change.", title="Validation failed")
-    await _validate(session, data)
+    await validate(session, data)
     for model in (LegalThreshold, CatalogQuestion, CatalogCompliancePoint, CatalogCluster):
         await session.execute(delete(model).where(col(model.catalog_id) == catalog.id))
     catalog.title = data.title or data.meta.get("title")
     catalog.previous_catalog_id = data.previous_catalog_id
     catalog.meta = data.meta
     flag_modified(catalog, "meta")  # the row's version must move even if only children changed
-    session.add_all(_content_rows(catalog.id, data))
+    session.add_all(content_rows(catalog.id, data))
     async with stale_write_guard():
         await session.flush()
     structure = await load_structure(session, catalog.id)
