@@ -15,11 +15,13 @@ Usage in a router::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import declared_attr
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, SQLModel
@@ -60,6 +62,25 @@ def require_if_match(request: Request, current_etag: str) -> None:
             f"The resource has changed since you read it (current ETag {current_etag}); "
             "read it again and reapply your change."
         )
+
+
+async def commit_update(
+    session: AsyncSession,
+    row: Any,
+    changes: Mapping[str, Any],
+    record_event: Callable[[], Awaitable[object]],
+) -> None:
+    """Apply ``changes`` to a versioned row and commit them with the row's change-feed event,
+    in one transaction: the UPDATE checks the version (412 if another writer got there first)
+    and the event sees the row as written."""
+    for key, value in changes.items():
+        setattr(row, key, value)
+    if hasattr(row, "updated_at"):
+        row.updated_at = datetime.now(UTC)
+    async with stale_write_guard():
+        await session.flush()
+        await record_event()
+        await session.commit()
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 from services.common.app import create_service_app, get_session
 from services.common.auth import Access, Principal, Role
 from services.common.db import Database
-from services.common.etag import Versioned, etag_for, require_if_match, stale_write_guard
+from services.common.etag import Versioned, commit_update, etag_for, require_if_match
 from services.common.idempotency import IdempotencyFields
 from services.common.ids import new_id
 from services.common.outbox import OutboxFields, append_event
@@ -93,9 +93,19 @@ async def update_note(
     if note is None:
         raise not_found("Note", note_id)
     require_if_match(request, etag_for(note.id, note.version))
-    note.text = body.text
-    async with stale_write_guard():
-        await session.commit()
+    await commit_update(
+        session,
+        note,
+        {"text": body.text},
+        lambda: append_event(
+            session,
+            NoteOutbox,
+            event_type="note.updated",
+            aggregate_type="note",
+            aggregate_id=note.id,
+            payload={"id": note.id, "text": body.text},
+        ),
+    )
     response.headers["ETag"] = etag_for(note.id, note.version)
     return {"id": note.id, "text": note.text, "version": note.version}
 

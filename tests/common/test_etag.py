@@ -3,7 +3,10 @@
 import asyncio
 
 import httpx
+from sqlalchemy import select
 
+from services.common.db import Database
+from tests.common.notes_app import NoteOutbox
 from tests.support import auth_header
 
 ADMIN = auth_header("admin")
@@ -40,7 +43,9 @@ async def test_stale_etag_is_412_and_changes_nothing(notes_client: httpx.AsyncCl
     assert fresh.json()["text"] == "v3" and fresh.json()["version"] == 3
 
 
-async def test_fifty_concurrent_updates_one_wins(notes_client: httpx.AsyncClient) -> None:
+async def test_fifty_concurrent_updates_one_wins(
+    notes_client: httpx.AsyncClient, notes_database: Database
+) -> None:
     created = await create(notes_client)
     note_id, etag = created.json()["id"], created.headers["etag"]
     responses = await asyncio.gather(
@@ -54,3 +59,7 @@ async def test_fifty_concurrent_updates_one_wins(notes_client: httpx.AsyncClient
     statuses = [r.status_code for r in responses]
     assert statuses.count(200) == 1, statuses
     assert statuses.count(412) == 49
+    # Only the winner's change reached the change feed: losers rolled back with their event.
+    async with notes_database.sessionmaker() as session:
+        events = (await session.execute(select(NoteOutbox.event_type))).scalars().all()
+    assert sorted(events) == ["note.created", "note.updated"]

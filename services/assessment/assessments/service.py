@@ -33,7 +33,7 @@ from services.assessment.models import (
     Finding,
 )
 from services.common.auth import Principal
-from services.common.etag import stale_write_guard
+from services.common.etag import commit_update, stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
@@ -221,13 +221,12 @@ async def update_assessment(
     end: date = changes.get("visit_end", assessment.visit_end)
     if end < start:
         raise Problem(422, "visit_end is before visit_start.", title="Validation failed")
-    for key, value in changes.items():
-        setattr(assessment, key, value)
-    assessment.updated_at = utcnow()
-    async with stale_write_guard():
-        await session.flush()
-        await emit(session, "assessment.updated", assessment.id, snapshot(assessment))
-        await session.commit()
+    await commit_update(
+        session,
+        assessment,
+        changes,
+        lambda: emit(session, "assessment.updated", assessment.id, snapshot(assessment)),
+    )
     return assessment
 
 

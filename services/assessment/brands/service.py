@@ -13,9 +13,8 @@ from services.assessment.brands.schemas import BrandCreate, BrandUpdate
 from services.assessment.events import emit
 from services.assessment.models import Brand
 from services.common.auth import Principal, Role
-from services.common.etag import stale_write_guard
+from services.common.etag import commit_update
 from services.common.ids import new_id
-from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem
 
@@ -51,13 +50,9 @@ async def update_brand(session: AsyncSession, brand: Brand, data: BrandUpdate) -
     changes = data.model_dump(exclude_unset=True)
     if any(value is None for value in changes.values()):
         raise Problem(422, "name and type cannot be null.", title="Validation failed")
-    for key, value in changes.items():
-        setattr(brand, key, value)
-    brand.updated_at = utcnow()
-    async with stale_write_guard():
-        await session.flush()
-        await emit(session, "brand.updated", brand.id, snapshot(brand))
-        await session.commit()
+    await commit_update(
+        session, brand, changes, lambda: emit(session, "brand.updated", brand.id, snapshot(brand))
+    )
     return brand
 
 

@@ -18,9 +18,8 @@ from services.assessment.factories.schemas import (
 )
 from services.assessment.models import Brand, Factory
 from services.common.auth import Principal
-from services.common.etag import stale_write_guard
+from services.common.etag import commit_update
 from services.common.ids import new_id
-from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem
 
@@ -130,13 +129,12 @@ async def update_factory(
         changes["buyer_brand_ids"] = changes["buyer_brand_ids"] or []
     if "export_markets" in changes:
         changes["export_markets"] = changes["export_markets"] or []
-    for key, value in changes.items():
-        setattr(factory, key, value)
-    factory.updated_at = utcnow()
-    async with stale_write_guard():
-        await session.flush()
-        await emit(session, "factory.updated", factory.id, snapshot(factory))
-        await session.commit()
+    await commit_update(
+        session,
+        factory,
+        changes,
+        lambda: emit(session, "factory.updated", factory.id, snapshot(factory)),
+    )
     return factory
 
 

@@ -8,9 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.common.auth import Principal
-from services.common.etag import stale_write_guard
+from services.common.etag import commit_update
 from services.common.ids import new_id
-from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.training.access import NothingVisible, fetch_owned, visible_factory_filter
 from services.training.advisory.schemas import VisitCreate, VisitRead, VisitUpdate
@@ -47,13 +46,12 @@ async def get_visit(
 async def update_visit(
     session: AsyncSession, visit: AdvisoryVisit, data: VisitUpdate
 ) -> AdvisoryVisit:
-    for name, value in changes(data, required={"visit_date", "advisors"}).items():
-        setattr(visit, name, value)
-    visit.updated_at = utcnow()
-    async with stale_write_guard():
-        await session.flush()
-        await record_event(session, "advisory_visit.updated", visit.id, visit_payload(visit))
-        await session.commit()
+    await commit_update(
+        session,
+        visit,
+        changes(data, required={"visit_date", "advisors"}),
+        lambda: record_event(session, "advisory_visit.updated", visit.id, visit_payload(visit)),
+    )
     return visit
 
 

@@ -7,9 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.common.etag import stale_write_guard
+from services.common.etag import commit_update
 from services.common.ids import new_id
-from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import not_found
 from services.training.common import changes
@@ -51,13 +50,12 @@ async def get_seminar(session: AsyncSession, seminar_id: str) -> Seminar:
 async def update_seminar(session: AsyncSession, seminar: Seminar, data: SeminarUpdate) -> Seminar:
     required = {"kind", "event_date", "topic", "organisations"}
     required |= {"participants_women", "participants_men"}
-    for name, value in changes(data, required=required).items():
-        setattr(seminar, name, value)
-    seminar.updated_at = utcnow()
-    async with stale_write_guard():
-        await session.flush()
-        await record_event(session, "seminar.updated", seminar.id, seminar_payload(seminar))
-        await session.commit()
+    await commit_update(
+        session,
+        seminar,
+        changes(data, required=required),
+        lambda: record_event(session, "seminar.updated", seminar.id, seminar_payload(seminar)),
+    )
     return seminar
 
 

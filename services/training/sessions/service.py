@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.common.auth import Principal
-from services.common.etag import stale_write_guard
+from services.common.etag import commit_update, stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
@@ -186,13 +186,9 @@ async def update_session(
         raise Problem(422, f"The session would be inconsistent: {exc}.") from exc
     if "factory_ids" in fields:
         await _replace_factories(session, training, fields["factory_ids"])
-    for name, value in fields.items():
-        setattr(training, name, value)
-    training.updated_at = utcnow()
-    async with stale_write_guard():
-        await session.flush()
-        await _emit(session, "training_session.updated", training)
-        await session.commit()
+    await commit_update(
+        session, training, fields, lambda: _emit(session, "training_session.updated", training)
+    )
     return training
 
 
