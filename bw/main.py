@@ -129,7 +129,9 @@ def up(
         console.print(f"  API docs     {platform.url('gateway')}/docs")
         for s in SERVICES:
             console.print(f"  {s.name:<12} {platform.url(s.name)}/docs")
-        console.print(f"\n  admin token (12 h, for the docs page's Authorize button):\n  {admin}\n")
+        console.print("\n  admin token (12 h, for the docs page's Authorize button):")
+        # On one line whatever the terminal's width, so it copies and pastes whole.
+        console.print(f"  {admin}\n", soft_wrap=True, highlight=False)
         console.print("Press Ctrl-C to stop.")
         while not stopping:
             if failed := platform.failed():

@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from bw.runner import Platform
+from services.common.auth import verify_token
 from tests.e2e.conftest import SERVICES, free_port
-from tests.support import auth_header
+from tests.support import TEST_AUTH, auth_header
 
 pytestmark = pytest.mark.processes
 
@@ -71,6 +72,10 @@ def test_bw_up_starts_everything_and_stops_cleanly_on_ctrl_c(migrated_env: dict[
     assert process.returncode == 0, text
     assert f"http://127.0.0.1:{ports['gateway']}/docs" in text
     assert "admin token" in text
+    # The printed token is whole on one line (copy-paste) and valid.
+    printed = [line.strip() for line in text.splitlines() if line.strip().startswith("eyJ")]
+    assert len(printed) == 1
+    assert verify_token(printed[0], TEST_AUTH).role == "admin"
     for port in ports.values():
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
