@@ -61,13 +61,27 @@ def migrated_env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dic
             asyncio.run(drop_schema(TEST_DATABASE_URL, env[f"{service.upper()}_DB_SCHEMA"]))
 
 
+def start_platform(env: dict[str, str], attempts: int = 3) -> Platform:
+    """The four apps on free ports; a port taken between choosing and binding it (another
+    program on the machine) costs a retry on new ports, not a failed test."""
+    for attempt in range(1, attempts + 1):
+        ports = {name: free_port() for name in (*SERVICES, "gateway")}
+        running = Platform(host="127.0.0.1", ports=ports, env=env)
+        running.start()
+        try:
+            running.wait_ready(timeout=60)
+            return running
+        except RuntimeError:  # a process exited at startup
+            running.stop()
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture
 def platform(migrated_env: dict[str, str]) -> Iterator[Platform]:
-    ports = {name: free_port() for name in (*SERVICES, "gateway")}
-    running = Platform(host="127.0.0.1", ports=ports, env=migrated_env)
-    running.start()
+    running = start_platform(migrated_env)
     try:
-        running.wait_ready(timeout=60)
         yield running
     finally:
         running.stop()

@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from bw.runner import Platform
-from tests.e2e.conftest import SERVICES, free_port, platform_env
+from tests.e2e.conftest import SERVICES, platform_env, start_platform
 from tests.support import TEST_DATABASE_URL, drop_schema, token
 
 pytestmark = pytest.mark.processes
@@ -37,11 +37,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         subprocess.run(
             [sys.executable, "-m", "bw.main", *command], env=env, check=True, capture_output=True
         )
-    ports = {name: free_port() for name in (*SERVICES, "gateway")}
-    platform = Platform(host="127.0.0.1", ports=ports, env=env)
-    platform.start()
+    platform = start_platform(env)
     try:
-        platform.wait_ready(timeout=60)
         yield platform
     finally:
         platform.stop()

@@ -39,7 +39,20 @@ def free_port() -> int:
 
 @pytest.fixture
 def feed_server() -> Iterator[str]:
-    port = free_port()
+    # A free port can be taken between choosing it and binding it: try a few.
+    for _attempt in range(3):
+        started = _start_feed_server(free_port())
+        if started is not None:
+            break
+    else:
+        pytest.fail("the fake source did not start on any of three ports")
+    process, url = started
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def _start_feed_server(port: int) -> tuple[subprocess.Popen[bytes], str] | None:
     env = {**os.environ, **auth_env()}
     process = subprocess.Popen(
         [
@@ -63,14 +76,12 @@ def feed_server() -> Iterator[str]:
     while True:
         try:
             httpx.get(url + "/assessment/internal/v1/changes", timeout=1.0)
-            break
+            return process, url
         except httpx.HTTPError:
-            assert process.poll() is None, "the fake source exited"
+            if process.poll() is not None:
+                return None  # exited: most likely the port was taken
             assert time.monotonic() < deadline, "the fake source did not start"
             time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def auth_env() -> dict[str, str]:
