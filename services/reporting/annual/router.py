@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import get_read_session, get_session
 from services.common.auth import PUBLIC, Access, Principal, Role
+from services.common.etag import if_match_exempt
 from services.common.pagination import Page, PageParams, page_params
 from services.reporting.annual import render, service
 from services.reporting.annual.schemas import AnnualReport, PublicationRead
@@ -70,6 +71,9 @@ async def annual_report(
     status_code=201,
     response_model=PublicationRead,
     summary="Publish: freeze the public edition of the report as it is now",
+    openapi_extra=if_match_exempt(
+        "Creates a new frozen edition; earlier editions and the live report do not change."
+    ),
 )
 async def publish(
     response: Response,
