@@ -7,6 +7,7 @@ service can enforce object-level rules (a brand sees only factories that share w
 from __future__ import annotations
 
 import contextvars
+import re
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -80,17 +81,25 @@ _VERIFIED: dict[tuple[int, str], tuple[Principal, float]] = {}
 _VERIFIED_MAX = 10_000
 
 
+def already_verified(token: str, settings: AuthSettings) -> Principal | None:
+    """The principal of a token verified before and not yet expired; None costs no signature
+    check, so a caller may rate-limit unknown tokens before paying for one."""
+    cached = _VERIFIED.get((id(settings), token))
+    if cached is not None and time.time() < cached[1]:
+        return cached[0]
+    return None
+
+
 def verify_token(token: str, settings: AuthSettings) -> Principal:
     """Verify a bearer token; a token already verified is served from memory until it expires,
     which spares the signature check on every request of a busy client."""
-    key = (id(settings), token)
-    cached = _VERIFIED.get(key)
-    if cached is not None and time.time() < cached[1]:
-        return cached[0]
+    known = already_verified(token, settings)
+    if known is not None:
+        return known
     principal, expires_at = _verify_token(token, settings)
     if len(_VERIFIED) >= _VERIFIED_MAX:
         _VERIFIED.clear()
-    _VERIFIED[key] = (principal, expires_at)
+    _VERIFIED[(id(settings), token)] = (principal, expires_at)
     return principal
 
 
@@ -110,21 +119,51 @@ def _verify_token(token: str, settings: AuthSettings) -> tuple[Principal, float]
         raise _unauthorized("The token has expired.") from exc
     except jwt.PyJWTError as exc:
         raise _unauthorized(f"The token is not valid: {exc}.") from exc
+    principal = _principal_from(claims)
+    if principal.role == Role.FACTORY and not principal.factory_id:
+        raise _unauthorized("A factory token must name its factory_id.")
+    if principal.role == Role.BRAND and not principal.brand_id:
+        raise _unauthorized("A brand token must name its brand_id.")
+    return principal, float(claims["exp"])
+
+
+# Claims a principal is built from, with the longest value the platform stores for each
+# (the audit log keeps 200 characters of a subject; ids are at most 40).
+_TEXT_CLAIMS = {"sub": 200, "factory_id": 40, "brand_id": 40}
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_TIME_CLAIMS = ("exp", "iat", "nbf")
+_LATEST_NUMERIC_DATE = 2**53  # past it a float (the verified-token cache's clock) loses count
+_ROLES = frozenset(r.value for r in Role)
+
+
+def _principal_from(claims: dict[str, Any]) -> Principal:
+    """A signature proves who issued a token, not that its claims are well formed: an issuer's
+    bug (a list for ``role``, a number for ``sub``) must be a 401, never a 500 further in."""
+    for name, longest in _TEXT_CLAIMS.items():
+        value = claims.get(name)
+        if name in claims and not (isinstance(value, str) and 0 < len(value) <= longest):
+            raise _unauthorized(f"The token's {name!r} claim must be a string of 1-{longest}.")
+    for name in _TIME_CLAIMS:
+        value = claims.get(name)
+        if name in claims and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= _LATEST_NUMERIC_DATE  # also false for NaN
+        ):
+            raise _unauthorized(f"The token's {name!r} claim must be a number of seconds.")
+    country = claims.get("country")
+    if "country" in claims and not (isinstance(country, str) and _COUNTRY.fullmatch(country)):
+        raise _unauthorized("The token's 'country' claim must be an ISO 3166-1 alpha-2 code.")
     role = claims.get("role")
-    if role not in {r.value for r in Role}:
+    if not isinstance(role, str) or role not in _ROLES:
         raise _unauthorized("The token carries no known role.")
-    principal = Principal(
-        subject=str(claims["sub"]),
+    return Principal(
+        subject=claims["sub"],
         role=role,
         factory_id=claims.get("factory_id"),
         brand_id=claims.get("brand_id"),
         country=claims.get("country"),
     )
-    if role == Role.FACTORY and not principal.factory_id:
-        raise _unauthorized("A factory token must name its factory_id.")
-    if role == Role.BRAND and not principal.brand_id:
-        raise _unauthorized("A brand token must name its brand_id.")
-    return principal, float(claims["exp"])
 
 
 def mint_token(

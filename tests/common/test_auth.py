@@ -62,6 +62,49 @@ def test_bad_tokens_are_refused(description: str, bad_token) -> None:  # type: i
     assert "Bearer" in caught.value.headers["WWW-Authenticate"]
 
 
+ILL_TYPED_CLAIMS = [
+    {"role": ["admin"]},
+    {"role": {"admin": True}},
+    {"role": None, "sub": "no-role"},
+    {"sub": 42},
+    {"sub": ["user-1"]},
+    {"sub": ""},
+    {"sub": "x" * 201},  # longer than the audit log keeps
+    {"role": "factory", "factory_id": ["fac_1", "fac_2"]},
+    {"role": "factory", "factory_id": 7},
+    {"role": "brand", "brand_id": {"id": "brd_1"}},
+    {"role": "brand", "brand_id": "b" * 41},
+    {"country": ["UZ"]},
+    {"country": "Uzbekistan"},
+    {"country": 860},
+    {"exp": "9999999999"},
+    {"exp": True},
+    {"exp": 10**400},  # past any float
+    {"iat": [1]},
+    {"nbf": {"at": 1}},
+]
+
+
+@pytest.mark.parametrize("overrides", ILL_TYPED_CLAIMS, ids=lambda o: repr(o)[:40])
+def test_ill_typed_claims_are_a_401_not_a_crash(overrides: dict[str, object]) -> None:
+    """A correctly signed token from a buggy issuer: refused, never a 500 further in."""
+    payload = {**claims(), **overrides}
+    with pytest.raises(Problem) as caught:
+        verify_token(sign(payload), TEST_AUTH)
+    assert caught.value.status == 401
+
+
+async def test_a_list_role_through_a_service_is_a_401_problem(
+    assessment_client: httpx.AsyncClient,
+) -> None:
+    bearer = sign(claims(role=["admin", "staff"]))
+    response = await assessment_client.get(
+        "/v1/factories", headers={"authorization": f"Bearer {bearer}"}
+    )
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
 def test_rs256_token_verified_with_configured_public_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public_pem = private_key.public_key().public_bytes(
