@@ -1,7 +1,8 @@
 """Object-level visibility: which factories and assessments a caller may see.
 
 One place for the rules, so lists, single reads and writes agree:
-- admin and service see everything; staff too, limited to their ``country`` claim when it has one;
+- admin and service see everything; staff too, limited by the kernel's country scope
+  (services/common/scope.py) when their token carries a ``country`` claim;
 - a factory token sees only its own factory, and that factory's assessments once they reach it
   (factory_review or published): it must not learn the date of an unannounced visit;
 - a brand token sees only factories that currently grant it consent, and only their
@@ -17,9 +18,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, select, true
 from sqlmodel import col
 
-from services.assessment.models import Assessment, Consent, Factory
+from services.assessment.models import Assessment, Catalog, Consent, Factory
 from services.common.auth import Principal, Role
 from services.common.problems import Problem, not_found
+from services.common.scope import country_scope, country_scope_filter, in_country_scope
 
 PUBLISHED = "published"
 SHOWN_TO_FACTORY = ("factory_review", PUBLISHED)
@@ -39,7 +41,7 @@ def factory_filter(principal: Principal) -> ColumnElement[bool]:
     if role in (Role.ADMIN, Role.SERVICE):
         return true()
     if role == Role.STAFF:
-        return col(Factory.country) == principal.country if principal.country else true()
+        return country_scope_filter(principal, col(Factory.country))
     if role == Role.FACTORY:
         return col(Factory.id) == principal.factory_id
     if role == Role.BRAND and principal.brand_id:
@@ -57,12 +59,19 @@ def assessment_filter(principal: Principal) -> ColumnElement[bool]:
     return visible_factory
 
 
+def catalog_visible(principal: Principal, catalog: Catalog) -> bool:
+    """A CAT version belongs to its country: a country-scoped caller sees its own country's."""
+    return in_country_scope(principal, catalog.country)
+
+
 def require_country(principal: Principal, country: str) -> None:
-    """Staff limited to a country may only write inside it."""
-    if principal.role == Role.STAFF and principal.country and principal.country != country:
+    """Creating something new (a factory, a CAT version) in ``country``: refused (403) outside
+    the caller's country scope. Nothing exists yet, so there is nothing to hide; an *existing*
+    object outside the scope answers 404 instead, through the filters above."""
+    if not in_country_scope(principal, country):
         raise Problem(
             403,
-            f"Your token is limited to country {principal.country}; this is {country}.",
+            f"Your token is limited to country {country_scope(principal)}; this is {country}.",
             title="Forbidden",
         )
 

@@ -9,6 +9,10 @@ ETag cannot reveal that the object exists or hand over its current version.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, true
+
 from services.common.auth import Principal, Role
 
 COUNTRY_SCOPED_ROLES = frozenset({Role.STAFF.value, Role.CONSTITUENT.value})
@@ -26,3 +30,13 @@ def in_country_scope(principal: Principal, country: str | None) -> bool:
     country is visible only to callers without a country limit."""
     scope = country_scope(principal)
     return scope is None or scope == country
+
+
+def country_scope_filter(principal: Principal, country_column: Any) -> ColumnElement[bool]:
+    """A WHERE clause on ``country_column`` keeping the rows inside the caller's scope: every row
+    for a caller without a country limit, else that country's rows only (rows with no country
+    drop out, as :func:`in_country_scope` says)."""
+    scope = country_scope(principal)
+    if scope is None:
+        return true()
+    return cast(ColumnElement[bool], country_column == scope)

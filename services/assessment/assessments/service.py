@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.assessment.access import assessment_filter, hidden, require_country
+from services.assessment.access import assessment_filter, catalog_visible, hidden
 from services.assessment.assessments.schemas import (
     AssessmentCreate,
     AssessmentRead,
@@ -38,6 +38,7 @@ from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem, conflict
+from services.common.scope import in_country_scope
 
 
 def to_read(assessment: Assessment) -> AssessmentRead:
@@ -150,6 +151,11 @@ async def create_assessment(
         )
     ).scalar_one_or_none()
     catalog = await session.get(Catalog, data.catalog_id)
+    # Outside the caller's country, a factory or catalogue is as unknown as a missing one.
+    if factory is not None and not in_country_scope(principal, factory.country):
+        factory = None
+    if catalog is not None and not catalog_visible(principal, catalog):
+        catalog = None
     errors = []
     if factory is None:
         errors.append({"location": "body.factory_id", "message": "unknown factory"})
@@ -172,7 +178,6 @@ async def create_assessment(
             errors=[{**e, "type": "invalid_reference"} for e in errors],
         )
     assert factory is not None
-    require_country(principal, factory.country)
     latest_cycle = await session.execute(
         select(func.max(Assessment.cycle)).where(
             col(Assessment.factory_id) == factory.id,

@@ -48,9 +48,9 @@ async def list_catalogs(
     status: CatalogStatus | None = None,
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_read_session),
-    _caller: Principal = Depends(ANY_USER),
+    caller: Principal = Depends(ANY_USER),
 ) -> Page[CatalogSummary]:
-    items, next_cursor = await service.list_catalogs(session, params, country, status)
+    items, next_cursor = await service.list_catalogs(session, params, caller, country, status)
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -59,9 +59,9 @@ async def get_catalog(
     catalog_id: str,
     response: Response,
     session: AsyncSession = Depends(get_read_session),
-    _caller: Principal = Depends(ANY_USER),
+    caller: Principal = Depends(ANY_USER),
 ) -> CatalogRead:
-    structure = await service.load_structure(session, catalog_id)
+    structure = await service.load_structure(session, catalog_id, caller)
     _etag(response, structure)
     return service.to_read(structure)
 
@@ -76,9 +76,9 @@ async def threshold_on(
     name: str,
     on: date = Query(..., description="The day to judge (e.g. the visit date)."),
     session: AsyncSession = Depends(get_read_session),
-    _caller: Principal = Depends(ANY_USER),
+    caller: Principal = Depends(ANY_USER),
 ) -> ThresholdRead:
-    structure = await service.load_structure(session, catalog_id)
+    structure = await service.load_structure(session, catalog_id, caller)
     threshold = service.threshold_in_force(structure.thresholds, name, on)
     if threshold is None:
         raise not_found("Threshold", f"{name} on {on.isoformat()}")
@@ -94,7 +94,7 @@ async def replace_catalog(
     session: AsyncSession = Depends(get_session),
     caller: Principal = Depends(WRITERS),
 ) -> CatalogRead:
-    catalog = await service.get_catalog(session, catalog_id)
+    catalog = await service.get_catalog(session, catalog_id, caller)
     require_if_match(request, etag_for(catalog.id, catalog.version))
     structure = await service.replace_catalog(session, catalog, body, caller)
     _etag(response, structure)
@@ -109,7 +109,7 @@ async def publish_catalog(
     session: AsyncSession = Depends(get_session),
     caller: Principal = Depends(WRITERS),
 ) -> CatalogRead:
-    catalog = await service.get_catalog(session, catalog_id)
+    catalog = await service.get_catalog(session, catalog_id, caller)
     require_if_match(request, etag_for(catalog.id, catalog.version))
     structure = await service.publish_catalog(session, catalog, caller)
     _etag(response, structure)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
 
-from services.assessment.access import require_country
+from services.assessment.access import catalog_visible, require_country
 from services.assessment.catalogs.importing import content_rows, validate
 from services.assessment.catalogs.schemas import (
     CatalogImport,
@@ -41,6 +41,7 @@ from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem, conflict, not_found
+from services.common.scope import country_scope_filter
 
 DRAFT, PUBLISHED = "draft", "published"
 
@@ -74,9 +75,12 @@ def threshold_in_force(
     return max(candidates, key=lambda t: t.valid_from) if candidates else None
 
 
-async def load_structure(session: AsyncSession, catalog_id: str) -> CatalogStructure:
+async def load_structure(
+    session: AsyncSession, catalog_id: str, principal: Principal | None = None
+) -> CatalogStructure:
+    """The whole version; with ``principal``, 404 unless the caller may see it."""
     catalog = await session.get(Catalog, catalog_id)
-    if catalog is None:
+    if catalog is None or (principal is not None and not catalog_visible(principal, catalog)):
         raise not_found("Catalog", catalog_id)
 
     async def rows(model: Any) -> list[Any]:
@@ -189,9 +193,10 @@ def snapshot(structure: CatalogStructure) -> dict[str, Any]:
     }
 
 
-async def get_catalog(session: AsyncSession, catalog_id: str) -> Catalog:
+async def get_catalog(session: AsyncSession, catalog_id: str, principal: Principal) -> Catalog:
+    """The version if the caller may see it, else 404: decided before any If-Match is read."""
     catalog = await session.get(Catalog, catalog_id)
-    if catalog is None:
+    if catalog is None or not catalog_visible(principal, catalog):
         raise not_found("Catalog", catalog_id)
     return catalog
 
@@ -199,10 +204,11 @@ async def get_catalog(session: AsyncSession, catalog_id: str) -> Catalog:
 async def list_catalogs(
     session: AsyncSession,
     params: PageParams,
+    principal: Principal,
     country: str | None = None,
     status: str | None = None,
 ) -> tuple[list[CatalogSummary], str | None]:
-    stmt = select(Catalog)
+    stmt = select(Catalog).where(country_scope_filter(principal, col(Catalog.country)))
     if country:
         stmt = stmt.where(col(Catalog.country) == country)
     if status:
@@ -267,7 +273,6 @@ async def replace_catalog(
 ) -> CatalogStructure:
     """Replace a draft's content (not its country or number)."""
     _require_draft(catalog)
-    require_country(principal, catalog.country)
     if data.country != catalog.country:
         raise Problem(422, "A catalogue's country cannot change.", title="Validation failed")
     await validate(session, data)
@@ -290,7 +295,6 @@ async def publish_catalog(
     session: AsyncSession, catalog: Catalog, principal: Principal
 ) -> CatalogStructure:
     _require_draft(catalog)
-    require_country(principal, catalog.country)
     catalog.status = PUBLISHED
     catalog.published_at = utcnow()
     async with stale_write_guard():
