@@ -2,15 +2,23 @@
 
 Models carry no schema; on PostgreSQL each connection's ``search_path`` is set to the service's
 schema, so the same tables and migrations serve both back ends.
+
+A request can run as one unit of work (:meth:`Database.request_transaction`): every session the
+request opens joins one outer transaction through savepoints, so a route's ``commit()`` only
+releases its savepoint, and whoever opened the unit (the idempotency middleware) commits the
+route's writes together with what it adds itself, or nothing at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -18,6 +26,12 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+# The open unit of work of the current request, with the database it belongs to: several apps
+# can share one task (in-process test transports), and only sessions of the same database join.
+_unit_of_work: ContextVar[tuple[Database, AsyncConnection] | None] = ContextVar(
+    "bw_unit_of_work", default=None
+)
 
 
 def is_sqlite(url: str) -> bool:
@@ -74,15 +88,47 @@ class Database:
         return is_sqlite(self.url)
 
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
+        async with self._joined_or_new_session() as session:
             yield session
 
     async def read_session(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads only: on SQLite it does not queue behind writers."""
+        """A session for reads only: on SQLite it does not queue behind writers. Inside a unit
+        of work it joins it, so a request reads its own uncommitted writes."""
+        if self._open_unit() is not None:
+            async with self._joined_or_new_session() as session:
+                yield session
+            return
         async with self.sessionmaker() as session:
             if self.is_sqlite:
                 await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
             yield session
+
+    @asynccontextmanager
+    async def request_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction for a whole request. The caller commits it (``await conn.commit()``);
+        anything not committed when the block ends is rolled back. Sessions opened in the block
+        (:meth:`session`, :meth:`read_session`) join it through savepoints. On SQLite it takes
+        the write lock at once, like every writing session."""
+        async with self.engine.connect() as connection:
+            await connection.begin()
+            token = _unit_of_work.set((self, connection))
+            try:
+                yield connection
+            finally:
+                _unit_of_work.reset(token)
+                if connection.in_transaction():
+                    await connection.rollback()
+
+    def _open_unit(self) -> AsyncConnection | None:
+        unit = _unit_of_work.get()
+        return unit[1] if unit is not None and unit[0] is self else None
+
+    def _joined_or_new_session(self) -> AsyncSession:
+        connection = self._open_unit()
+        if connection is None:
+            return self.sessionmaker()
+        # commit() and rollback() then act on a savepoint; the unit's owner ends the transaction.
+        return self.sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

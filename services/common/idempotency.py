@@ -1,13 +1,19 @@
 """``Idempotency-Key`` for creating POSTs, as ASGI middleware every service installs.
 
 A retry with the same key and body replays the first response (and creates nothing); the same
-key with another body gets 422; a retry while the first is still running gets 409. Keys are
-scoped to the caller (the token's subject) and expire after a configured time. Only successful
-(2xx) responses are remembered, so a failed attempt can be retried with the same key.
+key with another body gets 422. Keys are scoped to the caller (the token's subject) and path,
+and expire after a configured time. Only successful (2xx) responses are remembered, so a failed
+attempt can be retried with the same key.
 
-The record is written in its own transaction before and after the request: if the process dies
-between the write's commit and the record's completion, the pending record blocks retries for
-``pending_timeout`` seconds and is then treated as abandoned.
+A keyed request runs as one unit of work (``Database.request_transaction``): the route's own
+``commit()`` only releases a savepoint, and the middleware commits the route's writes together
+with the record of the response it is about to send, then sends it. A crash at any point leaves
+either both (a retry replays the answer) or neither (a retry runs afresh), never a write without
+its key. A failed attempt (4xx/5xx) rolls back everything, the claim on its key included.
+
+Concurrent requests with one key are serialised by the key's row: SQLite lets one writer in at a
+time, and on PostgreSQL the second insert of the same key waits for the first transaction, then
+finds its record and replays it.
 """
 
 from __future__ import annotations
@@ -15,19 +21,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
+from services.common.db import Database
+from services.common.problems import problem_response
 
 MAX_KEY_LENGTH = 200
 REPLAYED_HEADERS = {b"content-type", b"location", b"etag"}
+
+log = logging.getLogger("bw.idempotency")
 
 
 class IdempotencyFields(SQLModel):
@@ -61,30 +78,43 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
     return None
 
 
-async def _send_problem(send: Send, status: int, title: str, detail: str, path: str) -> None:
-    body = json.dumps(
-        {
-            "type": PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"),
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "instance": path,
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _send_problem(
+    scope: Scope, receive: Receive, send: Send, status: int, detail: str, title: str | None = None
+) -> None:
+    await problem_response(Request(scope), status, detail, title=title)(scope, receive, send)
+
+
+@dataclass
+class _Response:
+    """A response held back until the transaction behind it has committed."""
+
+    status: int = 500
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
+    started: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.started and 200 <= self.status < 300
+
+    async def capture(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = message["status"]
+            self.headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            self.chunks.append(message.get("body", b""))
+
+    async def forward(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": b"".join(self.chunks)})
 
 
 class IdempotencyMiddleware:
+    """``pending_timeout`` only concerns records that an earlier version of this middleware
+    committed as pending before running the request: younger ones answer 409, older ones are
+    abandoned. This version never commits a pending record."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -93,7 +123,7 @@ class IdempotencyMiddleware:
         pending_timeout: int = 60,
     ) -> None:
         self.app = app
-        self.model = model
+        self.table: Table = model.__table__  # type: ignore[attr-defined]
         self.ttl = timedelta(seconds=ttl_seconds)
         self.pending_timeout = timedelta(seconds=pending_timeout)
 
@@ -102,141 +132,159 @@ class IdempotencyMiddleware:
         if key is None or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
         if not key or len(key) > MAX_KEY_LENGTH:
-            await _send_problem(
-                send,
-                400,
-                "Invalid Idempotency-Key",
-                f"An Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters.",
-                path,
-            )
+            detail = f"An Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters."
+            await _send_problem(scope, receive, send, 400, detail, "Invalid Idempotency-Key")
             return
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
+        try:
+            body = await _read_body(receive)
+        except HTTPException as refused:  # the input guard's 413 and 422, raised in receive()
+            await _send_problem(scope, receive, send, refused.status_code, str(refused.detail))
+            return
+        if body is None:
+            return  # the client went away
+        scope_key = f"{_caller_subject(scope)}:{scope.get('path', '')}:{key}"[:300]
+        request_hash = _request_hash(scope, body)
+        database: Database = scope["app"].state.db
+        async with database.request_transaction() as connection:
+            earlier = await self._claim(connection, scope_key, request_hash)
+            if earlier is not None:
+                await connection.rollback()
+                await self._answer_earlier(scope, receive, send, earlier, request_hash)
                 return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        digest = hashlib.sha256()
-        for part in (scope.get("method", ""), path, scope.get("query_string", b"").decode()):
-            digest.update(part.encode() + b"\0")
-        digest.update(body)
-        request_hash = digest.hexdigest()
-        scope_key = f"{_caller_subject(scope)}:{path}:{key}"[:300]
-        sessionmaker = scope["app"].state.db.sessionmaker
+            response = _Response()
+            await self.app(scope, _replaying(body, receive), response.capture)
+            if not response.succeeded:
+                await connection.rollback()  # nothing of a failed attempt stays, nor its key
+            else:
+                await connection.execute(
+                    update(self.table)
+                    .where(self.table.c.scope_key == scope_key)
+                    .values(**_stored_response(response))
+                )
+                try:
+                    await connection.commit()
+                except SQLAlchemyError:
+                    log.exception("commit of an idempotent request failed")
+                    detail = "The request could not be committed; retry it with the same key."
+                    await _send_problem(scope, receive, send, 503, detail)
+                    return
+        await response.forward(send)
 
-        async with sessionmaker() as session:
-            record = await session.get(self.model, scope_key)
+    async def _claim(
+        self, connection: AsyncConnection, scope_key: str, request_hash: str
+    ) -> Row[Any] | None:
+        """Insert the key's record in the request's transaction, or return the committed record
+        that holds the key already. On PostgreSQL a concurrent request with the same key makes
+        the insert wait until that request's transaction ends."""
+        table = self.table
+        key_matches = table.c.scope_key == scope_key
+        for _attempt in range(3):
             now = datetime.now(UTC)
-            if record is not None:
-                expires = record.expires_at.replace(tzinfo=record.expires_at.tzinfo or UTC)
-                created = record.created_at.replace(tzinfo=record.created_at.tzinfo or UTC)
-                abandoned = record.status is None and now - created > self.pending_timeout
-                if expires < now or abandoned:
-                    await session.delete(record)
-                    await session.commit()
-                    record = None
-            if record is not None:
-                if record.request_hash != request_hash:
-                    await _send_problem(
-                        send,
-                        422,
-                        "Idempotency key reused",
-                        "This Idempotency-Key was used with a different request; use a new key.",
-                        path,
-                    )
-                    return
-                if record.status is None:
-                    await _send_problem(
-                        send,
-                        409,
-                        "Request in progress",
-                        "A request with this Idempotency-Key is still being processed; retry "
-                        "shortly.",
-                        path,
-                    )
-                    return
-                await self._replay(send, record)
-                return
-            session.add(
-                self.model(
-                    scope_key=scope_key, request_hash=request_hash, expires_at=now + self.ttl
+            await connection.execute(
+                delete(table).where(
+                    key_matches,
+                    or_(
+                        table.c.expires_at < now,
+                        and_(
+                            table.c.status.is_(None),
+                            table.c.created_at < now - self.pending_timeout,
+                        ),
+                    ),
                 )
             )
-            try:
-                await session.commit()
-            except IntegrityError:
-                await _send_problem(
-                    send,
-                    409,
-                    "Request in progress",
-                    "A request with this Idempotency-Key is still being processed; retry shortly.",
-                    path,
-                )
-                return
+            earlier = (await connection.execute(select(table).where(key_matches))).first()
+            if earlier is not None:
+                return earlier
+            insert = (
+                postgresql_insert(table)
+                if connection.dialect.name == "postgresql"
+                else sqlite_insert(table)
+            )
+            claimed = await connection.execute(
+                insert.values(
+                    scope_key=scope_key,
+                    request_hash=request_hash,
+                    created_at=now,
+                    expires_at=now + self.ttl,
+                ).on_conflict_do_nothing(index_elements=[table.c.scope_key])
+            )
+            if getattr(claimed, "rowcount", 0) == 1:
+                return None
+        raise RuntimeError(f"could not claim idempotency key {scope_key!r}")
 
-        sent_body = False
+    async def _answer_earlier(
+        self, scope: Scope, receive: Receive, send: Send, earlier: Row[Any], request_hash: str
+    ) -> None:
+        record = earlier._mapping
+        if record["request_hash"] != request_hash:
+            detail = "This Idempotency-Key was used with a different request; use a new key."
+            await _send_problem(scope, receive, send, 422, detail, "Idempotency key reused")
+        elif record["status"] is None:
+            detail = "A request with this Idempotency-Key is still being processed; retry shortly."
+            await _send_problem(scope, receive, send, 409, detail, "Request in progress")
+        else:
+            await _replay(send, record)
 
-        async def replay_receive() -> Message:
-            nonlocal sent_body
-            if not sent_body:
-                sent_body = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
-        captured: dict[str, Any] = {"status": 500, "headers": [], "body": []}
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
-        async def capture_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                captured["headers"] = message.get("headers", [])
-            elif message["type"] == "http.response.body":
-                captured["body"].append(message.get("body", b""))
-            await send(message)
 
-        try:
-            await self.app(scope, replay_receive, capture_send)
-        finally:
-            await self._complete(sessionmaker, scope_key, captured)
+def _request_hash(scope: Scope, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (scope.get("method", ""), scope.get("path", ""), scope["query_string"].decode()):
+        digest.update(part.encode() + b"\0")
+    digest.update(body)
+    return digest.hexdigest()
 
-    async def _complete(self, sessionmaker: Any, scope_key: str, captured: dict[str, Any]) -> None:
-        async with sessionmaker() as session:
-            if 200 <= captured["status"] < 300:
-                record = await session.get(self.model, scope_key)
-                if record is not None:
-                    record.status = captured["status"]
-                    record.headers_json = json.dumps(
-                        [
-                            [k.decode("latin-1"), v.decode("latin-1")]
-                            for k, v in captured["headers"]
-                            if k.lower() in REPLAYED_HEADERS
-                        ]
-                    )
-                    record.body_b64 = base64.b64encode(b"".join(captured["body"])).decode()
-            else:
-                await session.execute(
-                    delete(self.model).where(self.model.scope_key == scope_key)  # type: ignore[arg-type]
-                )
-            await session.commit()
 
-    async def _replay(self, send: Send, record: IdempotencyFields) -> None:
-        body = base64.b64decode(record.body_b64 or "")
-        headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in json.loads(record.headers_json or "[]")
-        ]
-        headers += [
-            (b"content-length", str(len(body)).encode()),
-            (b"idempotent-replayed", b"true"),
-        ]
-        await send(
-            {"type": "http.response.start", "status": record.status or 200, "headers": headers}
-        )
-        await send({"type": "http.response.body", "body": body})
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """The body already read, then whatever the client sends next (a disconnect)."""
+    delivered = False
+
+    async def replay_receive() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay_receive
+
+
+def _stored_response(response: _Response) -> dict[str, Any]:
+    kept = [
+        [name.decode("latin-1"), value.decode("latin-1")]
+        for name, value in response.headers
+        if name.lower() in REPLAYED_HEADERS
+    ]
+    return {
+        "status": response.status,
+        "headers_json": json.dumps(kept),
+        "body_b64": base64.b64encode(b"".join(response.chunks)).decode(),
+    }
+
+
+async def _replay(send: Send, record: Any) -> None:
+    body = base64.b64decode(record["body_b64"] or "")
+    headers = [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in json.loads(record["headers_json"] or "[]")
+    ]
+    headers += [
+        (b"content-length", str(len(body)).encode()),
+        (b"idempotent-replayed", b"true"),
+    ]
+    await send({"type": "http.response.start", "status": record["status"], "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def purge_expired(sessionmaker: Any, model: type[IdempotencyFields]) -> int:
