@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from services.assessment.settings import AssessmentSettings
+from bw.databases import service_database
 from services.common.auth import Principal, Role
 from services.common.db import Database
 from services.common.problems import Problem
@@ -23,8 +23,7 @@ CLI_PRINCIPAL = Principal(subject="bw-cli", role=Role.ADMIN)
 
 
 def assessment_database() -> Database:
-    settings = AssessmentSettings()
-    return Database(settings.resolved_database_url(), settings.resolved_schema())
+    return service_database("assessment").open()
 
 
 async def import_file(
@@ -69,7 +68,8 @@ def import_catalog(
             await database.dispose()
 
     try:
-        summary = asyncio.run(run())
+        with service_database("assessment").working():
+            summary = asyncio.run(run())
     except ValidationError as exc:
         for error in exc.errors():
             location = ".".join(str(part) for part in error["loc"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -15,38 +14,30 @@ from bw import report as report_cli
 from bw import seed as seed_cli
 from bw import sync as sync_cli
 from bw import training as training_cli
+from bw.errors import OperatorError, OperatorGroup
+from bw.migrations import ServiceName, migrate
 from bw.runner import Platform
-from bw.services import SERVICES, spec
+from bw.services import SERVICES
 from gateway.settings import GatewaySettings
 from services.common.auth import Role, mint_token
 from services.common.migrate import upgrade
 from services.common.settings import AuthSettings
 
-app = typer.Typer(help="Run, migrate and operate the Better Work platform.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run, migrate and operate the Better Work platform.",
+    no_args_is_help=True,
+    cls=OperatorGroup,
+)
 console = Console(stderr=True)
 
 
-class ServiceName(StrEnum):
-    assessment = "assessment"
-    training = "training"
-    reporting = "reporting"
-
-
-@app.command()
-def migrate(
-    service: Annotated[
-        list[ServiceName] | None, typer.Argument(help="Services to migrate (default: all).")
-    ] = None,
-    revision: str = "head",
+@app.callback()
+def main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")
+    ] = False,
 ) -> None:
-    """Bring every service's database schema up to date (idempotent)."""
-    names = [s.value for s in service] if service else [s.name for s in SERVICES]
-    for name in names:
-        settings = spec(name).settings_class()
-        url, schema = settings.resolved_database_url(), settings.resolved_schema()
-        upgrade(name, url, schema, revision)
-        where = f"schema {schema}" if schema else url.split("///", 1)[-1]
-        console.print(f"[green]migrated[/] {name} ({where})")
+    """Run, migrate and operate the Better Work platform."""
 
 
 @app.command()
@@ -122,7 +113,13 @@ def up(
     signal.signal(signal.SIGTERM, on_signal)
     platform.start()
     try:
-        platform.wait_ready()
+        try:
+            platform.wait_ready()
+        except (RuntimeError, TimeoutError) as exc:
+            raise OperatorError(
+                f"the platform did not start: {exc} (its own messages are above; "
+                "a port in use or a database not migrated are the usual causes)"
+            ) from exc
         admin = mint_token(AuthSettings(), role="admin", subject="admin-dev", ttl_seconds=12 * 3600)
         console.print("\n[bold green]Better Work platform is up[/]")
         console.print(f"  gateway      {platform.url('gateway')}")
@@ -149,6 +146,7 @@ app.add_typer(report_cli.app, name="report")
 app.add_typer(seed_cli.app, name="seed")
 app.add_typer(training_cli.app, name="training")
 app.command("sync")(sync_cli.sync)
+app.command("migrate")(migrate)
 
 if __name__ == "__main__":
     app()

@@ -8,27 +8,65 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import distinct, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from services.common.db import Database
+from bw.databases import service_database
+from bw.errors import OperatorError
 from services.reporting.annual import render
+from services.reporting.annual.schemas import AnnualReport
 from services.reporting.annual.service import build_annual_report
+from services.reporting.models import Factory
 from services.reporting.scope import Audience
 from services.reporting.settings import ReportingSettings
 
 app = typer.Typer(help="Produce reports from reporting's read model.", no_args_is_help=True)
 
 
-async def _build(year: int, country: str, fmt: str, public: bool) -> bytes:
+def has_data(report: AnnualReport) -> bool:
+    overview = report.overview
+    return any(
+        (
+            overview.factories_participating,
+            overview.assessments_in_period,
+            overview.advisory_visits,
+            overview.training_sessions,
+            overview.stakeholder_events,
+        )
+    )
+
+
+async def _countries_with_data(session: AsyncSession) -> list[str]:
+    rows = await session.execute(select(distinct(col(Factory.country))))
+    return sorted(country for (country,) in rows if country)
+
+
+async def _build(year: int, country: str, public: bool, allow_empty: bool) -> AnnualReport:
     settings = ReportingSettings()
-    db = Database(settings.resolved_database_url(), settings.resolved_schema())
+    database = service_database("reporting")
+    db = database.open()
     try:
-        async with db.sessionmaker() as session:
-            audience = Audience(settings.min_cell_size if public else None)
-            report = await build_annual_report(session, year, country, audience)
+        with database.working():
+            async with db.sessionmaker() as session:
+                audience = Audience(settings.min_cell_size if public else None)
+                report = await build_annual_report(session, year, country, audience)
+                if not allow_empty and not has_data(report):
+                    raise OperatorError(await _no_data_line(session, year, country, report))
     finally:
         await db.dispose()
-    content = render.render(report, fmt)
-    return content.encode() if isinstance(content, str) else content
+    return report
+
+
+async def _no_data_line(
+    session: AsyncSession, year: int, country: str, report: AnnualReport
+) -> str:
+    line = f"no data for {country} in {year}: no factories, assessments or activity"
+    if report.data_as_of is None:
+        return line + "; reporting has not synced yet: run `bw sync` (or `bw up`)"
+    countries = await _countries_with_data(session)
+    known = f"reporting holds data for {', '.join(countries)}" if countries else "none held yet"
+    return f"{line} ({known}); nothing written (--allow-empty writes the empty report)"
 
 
 @app.command()
@@ -42,11 +80,16 @@ def annual(
     public: Annotated[
         bool, typer.Option(help="The public edition: withhold figures on too few factories.")
     ] = False,
+    allow_empty: Annotated[
+        bool, typer.Option(help="Write the report even when the scope holds no data.")
+    ] = False,
 ) -> None:
     """The annual report (An Industry and Compliance Review) for one country and year."""
     if format not in render.FORMATS:
         raise typer.BadParameter(f"format must be one of {', '.join(render.FORMATS)}")
-    content = asyncio.run(_build(year, country.upper(), format, public))
+    report = asyncio.run(_build(year, country.upper(), public, allow_empty))
+    rendered = render.render(report, format)
+    content = rendered.encode() if isinstance(rendered, str) else rendered
     if output is None:
         sys.stdout.buffer.write(content)
     else:

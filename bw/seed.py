@@ -13,29 +13,23 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bw.databases import service_database
 from services.assessment import demo_data
 from services.assessment.seeding import DemoResult, SyntheticResult, seed_demo, seed_synthetic
-from services.assessment.settings import AssessmentSettings
-from services.common.db import Database
 from services.training.seed import seed_demo as seed_training
-from services.training.settings import TrainingSettings
 
 app = typer.Typer(help="Load demo or synthetic data into the assessment service.")
 console = Console(stderr=True)
 
 
-def assessment_database() -> Database:
-    settings = AssessmentSettings()
-    return Database(settings.resolved_database_url(), settings.resolved_schema())
-
-
 async def seed_training_demo(result: DemoResult, seed: int) -> None:
     """Hand the demo's factories and published assessments to the training service's seed
     (idempotent too, so a rerun completes a half-finished demo)."""
-    settings = TrainingSettings()
-    database = Database(settings.resolved_database_url(), settings.resolved_schema())
+    target = service_database("training")
+    database = target.open()
     try:
-        await seed_training(database, result.factories, result.assessments, seed=seed)
+        with target.working():
+            await seed_training(database, result.factories, result.assessments, seed=seed)
     finally:
         await database.dispose()
 
@@ -47,9 +41,11 @@ def demo(
     """Load the demo once: the draft CAT, nine factories, brands, consents, nine assessments."""
 
     async def run() -> None:
-        database = assessment_database()
+        target = service_database("assessment")
+        database = target.open()
         try:
-            result = await seed_demo(database, seed)
+            with target.working():
+                result = await seed_demo(database, seed)
         finally:
             await database.dispose()
         what = "seeded" if result.created else "already there:"
@@ -79,11 +75,13 @@ def synthetic(
         console.print(f"  {done}/{factories} factories, {findings} findings", highlight=False)
 
     async def run() -> SyntheticResult:
-        database = assessment_database()
+        target = service_database("assessment")
+        database = target.open()
         try:
-            return await seed_synthetic(
-                database, factories, cycles, seed, events, batch_size, progress
-            )
+            with target.working():
+                return await seed_synthetic(
+                    database, factories, cycles, seed, events, batch_size, progress
+                )
         finally:
             await database.dispose()
 

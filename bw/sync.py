@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from services.common.db import Database
+from bw.databases import service_database
 from services.common.settings import AuthSettings
 from services.reporting.settings import ReportingSettings
 from services.reporting.sync.worker import FeedUnavailable, backoff_delay, make_readers
@@ -23,7 +23,8 @@ async def sync_once(
     settings = ReportingSettings()
     if page_size:
         settings.sync_page_size = page_size
-    db = Database(settings.resolved_database_url(), settings.resolved_schema())
+    target = service_database("reporting")
+    db = target.open()
     outcome: dict[str, int | str] = {}
     try:
         for reader in make_readers(db, settings, AuthSettings(), sources=sources):
@@ -56,7 +57,8 @@ def sync(
     unknown = set(source or []) - set(FEED_SOURCES)
     if unknown:
         raise typer.BadParameter(f"unknown source(s): {', '.join(sorted(unknown))}")
-    outcome = asyncio.run(sync_once(source or list(FEED_SOURCES), page_size, retries, delay))
+    with service_database("reporting").working():
+        outcome = asyncio.run(sync_once(source or list(FEED_SOURCES), page_size, retries, delay))
     failed = False
     for name, result in outcome.items():
         if isinstance(result, int):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
@@ -32,6 +34,50 @@ def alembic_config(service: str, url: str, schema: str | None) -> Config:
 
 def upgrade(service: str, url: str, schema: str | None, revision: str = "head") -> None:
     command.upgrade(alembic_config(service, url, schema), revision)
+
+
+def script_directory(service: str) -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(service, "", None))
+
+
+def head_revision(service: str) -> str:
+    head = script_directory(service).get_current_head()
+    assert head is not None, f"{service} has no migrations"
+    return head
+
+
+def first_revision(service: str) -> str:
+    [base] = script_directory(service).get_bases()
+    return base
+
+
+def revisions_between(service: str, current: str | None, target: str = "head") -> list[str]:
+    """Revisions an upgrade from ``current`` (None: an empty database) would apply, oldest first.
+
+    Raises ``KeyError`` when ``current`` is not a revision this code knows (a newer version).
+    """
+    scripts = script_directory(service)
+    if current is not None:
+        try:
+            scripts.get_revision(current)
+        except Exception as exc:  # alembic raises several kinds for an unknown id
+            raise KeyError(current) from exc
+    steps = scripts.iterate_revisions(target, current or "base")
+    return [step.revision for step in reversed(list(steps))]
+
+
+async def current_revision(url: str, schema: str | None) -> str | None:
+    """The revision a database is at; None when it was never migrated."""
+    engine = make_engine(url, schema)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: MigrationContext.configure(
+                    sync, opts={"version_table_schema": schema}
+                ).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
 
 
 def run_env(metadata: MetaData) -> None:
