@@ -3,8 +3,10 @@ published (frozen) report renders the same figures in all of them."""
 
 from __future__ import annotations
 
-import csv
+import base64
+import hashlib
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.common.problems import Problem
-from services.reporting.annual import charts
+from services.reporting.annual import charts, exports
 from services.reporting.annual.schemas import AnnualReport
 from services.reporting.compliance.schemas import Rate, TrendPoint
 
@@ -151,6 +153,26 @@ def render_html(report: AnnualReport) -> str:
     )
 
 
+_STYLE_ELEMENT = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+def content_security_policy(html: str) -> str:
+    """The strictest policy the report still renders under: no script, no fetch of anything,
+    only its own inline stylesheet (allowed by hash) and the inline SVG charts (part of the
+    document, so they need no source)."""
+    styles = (
+        " ".join(
+            "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
+            for css in _STYLE_ELEMENT.findall(html)
+        )
+        or "'none'"
+    )
+    return (
+        f"default-src 'none'; style-src {styles}; img-src data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
 def render_pdf(report: AnnualReport) -> bytes:
     from weasyprint import HTML  # imported late: it loads pango/cairo
 
@@ -186,7 +208,7 @@ RATE_COLUMNS = [
 def table_rows(report: AnnualReport) -> dict[str, list[list[Any]]]:
     """The report as flat tables (one per sheet; CSV concatenates them)."""
     overview = [
-        ["overview", key, key.replace("_", " "), "", None, None, None, str(value)]
+        ["overview", key, key.replace("_", " "), "", None, None, None, value]
         for key, value in report.overview.model_dump().items()
     ]
     profile = report.factory_profile
@@ -199,9 +221,9 @@ def table_rows(report: AnnualReport) -> dict[str, list[list[Any]]]:
             None,
             None,
             None,
-            str(profile.factories_assessed),
+            profile.factories_assessed,
         ],
-        ["factory_profile", "workers", "workers", "", None, None, None, str(profile.workers)],
+        ["factory_profile", "workers", "workers", "", None, None, None, profile.workers],
         [
             "factory_profile",
             "share_women",
@@ -210,7 +232,7 @@ def table_rows(report: AnnualReport) -> dict[str, list[list[Any]]]:
             None,
             None,
             None,
-            "" if profile.share_women is None else f"{profile.share_women:.4f}",
+            "" if profile.share_women is None else round(profile.share_women, 4),
         ],
     ]
     clusters = [
@@ -249,12 +271,9 @@ def table_rows(report: AnnualReport) -> dict[str, list[list[Any]]]:
 
 
 def render_csv(report: AnnualReport) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(RATE_COLUMNS)
-    for rows in table_rows(report).values():
-        writer.writerows(rows)
-    return out.getvalue()
+    return exports.write_csv(
+        RATE_COLUMNS, [row for rows in table_rows(report).values() for row in rows]
+    )
 
 
 def render_xlsx(report: AnnualReport) -> bytes:
@@ -265,23 +284,25 @@ def render_xlsx(report: AnnualReport) -> bytes:
     workbook.remove(workbook.active)
     for title, rows in table_rows(report).items():
         sheet = workbook.create_sheet(title)
-        sheet.append(RATE_COLUMNS)
+        exports.append_row(sheet, RATE_COLUMNS)
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in rows:
-            sheet.append(row)
+            exports.append_row(sheet, row)
         for cell in sheet["G"][1:]:
             cell.number_format = "0.0%"
         sheet.column_dimensions["C"].width = 60
         sheet.freeze_panes = "A2"
     info = workbook.create_sheet("About", 0)
-    info.append([report.title])
+    exports.append_row(info, [report.title])
     info["A1"].font = Font(bold=True, size=14)
-    info.append(["Generated", report.generated_at.isoformat()])
-    info.append(["Data as of", report.data_as_of.isoformat() if report.data_as_of else ""])
-    info.append(["Edition", report.audience])
+    exports.append_row(info, ["Generated", report.generated_at.isoformat()])
+    exports.append_row(
+        info, ["Data as of", report.data_as_of.isoformat() if report.data_as_of else ""]
+    )
+    exports.append_row(info, ["Edition", report.audience])
     for step in report.methodology.steps:
-        info.append(["Methodology", step])
+        exports.append_row(info, ["Methodology", step])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

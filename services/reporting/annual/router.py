@@ -40,7 +40,11 @@ def _rendered(report: AnnualReport, fmt: str, filename: str, etag: str | None = 
     media_type = render.FORMATS[fmt]
     if fmt in ("html", "csv"):
         media_type += "; charset=utf-8"
-    return Response(render.render(report, fmt), media_type=media_type, headers=headers)
+    content = render.render(report, fmt)
+    headers["x-content-type-options"] = "nosniff"
+    if isinstance(content, str) and fmt == "html":
+        headers["content-security-policy"] = render.content_security_policy(content)
+    return Response(content, media_type=media_type, headers=headers)
 
 
 @router.get(
