@@ -38,6 +38,9 @@ class Platform:
             "--no-access-log",
             "--log-level",
             "warning",
+            # The gateway decides which X-Forwarded-For to believe (GATEWAY_TRUSTED_PROXIES);
+            # uvicorn's own handling would believe any local caller's before it could.
+            *(["--no-proxy-headers"] if factory == GATEWAY_FACTORY else []),
         ]
 
     def start(self) -> None:

@@ -13,14 +13,16 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.client_address import ClientAddressMiddleware, TrustedProxies, parse_networks
 from gateway.openapi import OpenAPICache
 from gateway.proxy import Upstream, forward, route_for
 from gateway.ratelimit import RateLimiter
 from gateway.resilience import CircuitBreaker
 from gateway.settings import GatewaySettings
-from services.common.auth import Principal, bearer_token, verify_token
+from services.common.auth import Principal, already_verified, bearer_token, verify_token
 from services.common.input_guard import InputGuardMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
 from services.common.problems import Problem, install_problem_handlers, problem_response
@@ -117,8 +119,11 @@ def create_app(
         )
     app.add_middleware(InputGuardMiddleware, max_bytes=settings.max_body_bytes, scan_text=False)
     app.add_middleware(RequestContextMiddleware, service="gateway")
-
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outermost: every layer inside (limits, logs, the forwarded header) sees one client address.
+    app.add_middleware(
+        ClientAddressMiddleware, trusted=TrustedProxies(parse_networks(settings.trusted_proxies))
+    )
 
     @app.get("/health/live", include_in_schema=False)
     async def live() -> dict[str, str]:
@@ -184,6 +189,8 @@ class ProxyDispatch:
                 headers=exc.headers,
                 **exc.extra,
             )
+        except HTTPException as exc:  # the input guard's 413/422, raised while streaming the body
+            response = problem_response(request, exc.status_code, str(exc.detail))
         except Exception:
             self.log.exception("proxy error", extra={"path": scope["path"]})
             response = problem_response(request, 500, "The gateway failed; it has been logged.")
@@ -191,13 +198,7 @@ class ProxyDispatch:
 
     async def proxy(self, request: Request, service: str) -> Response:
         app_state = request.app.state
-        principal = _authenticate(request, self.auth_settings)
-        caller = principal.subject if principal else f"ip:{_client_ip(request)}"
-        retry_after = app_state.limiter.check(caller)
-        if retry_after:
-            raise Problem(
-                429, "Too many requests; slow down.", headers={"Retry-After": str(int(retry_after))}
-            )
+        principal = self._authenticate_within_limits(request, app_state.limiter)
         identity = (
             {"x-bw-subject": principal.subject, "x-bw-role": principal.role} if principal else {}
         )
@@ -210,14 +211,37 @@ class ProxyDispatch:
             retry_backoff=self.settings.retry_backoff_seconds,
         )
 
+    def _authenticate_within_limits(
+        self, request: Request, limiter: RateLimiter
+    ) -> Principal | None:
+        """Anonymous requests and tokens not yet verified are charged to the client address
+        before any signature check, so a flood of bad tokens meets 429 like anonymous traffic
+        and, once limited, costs nothing; a known token is charged to its subject."""
+        address = f"ip:{_client_ip(request)}"
+        try:
+            token = bearer_token(request)
+        except Problem:
+            _take(limiter, address)  # a malformed Authorization header costs the address too
+            raise
+        if token is None:
+            _take(limiter, address)
+            return None
+        principal = already_verified(token, self.auth_settings)
+        if principal is None:
+            _take(limiter, address)
+            principal = verify_token(token, self.auth_settings)
+        _take(limiter, f"sub:{principal.subject}")
+        return principal
+
+
+def _take(limiter: RateLimiter, caller: str) -> None:
+    retry_after = limiter.check(caller)
+    if retry_after:
+        raise Problem(
+            429, "Too many requests; slow down.", headers={"Retry-After": str(int(retry_after))}
+        )
+
 
 def _client_ip(request: Request) -> str:
+    """The socket peer, or the address a trusted proxy vouched for (ClientAddressMiddleware)."""
     return request.client.host if request.client else "unknown"
-
-
-def _authenticate(request: Request, auth_settings: AuthSettings) -> Principal | None:
-    """Reject a bad token here; no token passes as anonymous and each service decides."""
-    token = bearer_token(request)
-    if token is None:
-        return None
-    return verify_token(token, auth_settings)

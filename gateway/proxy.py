@@ -31,6 +31,9 @@ HOP_BY_HOP = frozenset(
 )
 # Identity headers only the gateway may set; a client's own copies are dropped.
 IDENTITY_HEADERS = frozenset({"x-bw-subject", "x-bw-role", "x-forwarded-user"})
+# Where the request came from is the gateway's word alone (ClientAddressMiddleware decided it);
+# a client's claims, or a trusted proxy's chain already resolved, are not passed on.
+CLIENT_ADDRESS_HEADERS = frozenset({"x-forwarded-for", "forwarded", "x-real-ip"})
 BUFFER_RESPONSE_BELOW = 256 * 1024
 
 
@@ -45,7 +48,9 @@ def _request_headers(request: Request, identity: dict[str, str]) -> list[tuple[s
     headers = [
         (name, value)
         for name, value in request.headers.items()
-        if name not in HOP_BY_HOP and name not in IDENTITY_HEADERS
+        if name not in HOP_BY_HOP
+        and name not in IDENTITY_HEADERS
+        and name not in CLIENT_ADDRESS_HEADERS
     ]
     headers.append(("x-request-id", request.state.request_id))
     client = request.client.host if request.client else ""

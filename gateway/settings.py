@@ -1,5 +1,10 @@
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import json
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gateway.client_address import parse_networks
 
 # Public path prefixes and the service that owns each; `/internal/*` is never routed.
 DEFAULT_ROUTES: dict[str, str] = {
@@ -43,7 +48,20 @@ class GatewaySettings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
+    # Proxies (CIDRs) whose X-Forwarded-For is believed, e.g. "10.0.0.0/8,192.168.1.5"; empty:
+    # the socket peer is the client, whatever it claims.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_and_check_cidrs(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().startswith("["):
+            value = json.loads(value)  # the JSON list form other list settings take
+        elif isinstance(value, str):
+            value = [part for part in value.replace(";", ",").split(",") if part.strip()]
+        parse_networks(value)  # a bad CIDR stops the gateway at startup, not at a request
+        return [part.strip() for part in value]
 
     def timeout_for(self, path: str) -> float:
         matches = [p for p in self.route_timeouts if path == p or path.startswith(p + "/")]

@@ -95,7 +95,22 @@ class InputGuardMiddleware:
                             raise UnstorableText
             return message
 
-        await self.app(scope, guarded_receive, send)
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, guarded_receive, tracked_send)
+        except (BodyTooLarge, UnstorableText) as refused:
+            # Raised in receive(), so whoever read the body may let it escape (a proxy that
+            # streams it on, a middleware that reads it first): answer it here, not as a 500.
+            if started:
+                raise
+            title = "Content Too Large" if refused.status_code == 413 else "Unprocessable Content"
+            await _reject(scope, send, refused.status_code, title, refused.detail)
 
 
 def _unstorable_url(part: bytes) -> bool:

@@ -104,6 +104,8 @@ class RequestContextMiddleware:
             path = scope.get("path", "")
             # Health probes and change-feed polls arrive every few seconds: debug, not info.
             quiet = path.startswith(("/health", "/internal"))
+            # As the gateway resolved it (trusted proxies only), or the server's socket peer.
+            client = scope.get("client")
             self.log.log(
                 logging.DEBUG if quiet else logging.INFO,
                 "request",
@@ -112,6 +114,7 @@ class RequestContextMiddleware:
                     "service": self.service,
                     "method": scope.get("method"),
                     "path": scope.get("path"),
+                    "client": client[0] if client else None,
                     "status": status_holder["status"],
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },

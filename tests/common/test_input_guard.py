@@ -2,15 +2,19 @@
 SQLite and PostgreSQL, and nothing is written."""
 
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
-from services.common.input_guard import has_unstorable_json_text
+from services.common.input_guard import InputGuardMiddleware, has_unstorable_json_text
+from services.common.settings import ServiceSettings
 from tests.support import auth_header
 
 ADMIN = auth_header("admin")
 BACKSLASH = "\\"
+MAX_BODY = ServiceSettings().max_body_bytes
 
 
 @pytest.mark.parametrize(
@@ -73,3 +77,42 @@ async def test_lone_surrogate_in_a_body_is_422(assessment_client: httpx.AsyncCli
 async def test_nul_in_path_or_query_is_422(assessment_client: httpx.AsyncClient, url: str) -> None:
     response = await assessment_client.get(url, headers=ADMIN)
     assert response.status_code == 422
+
+
+async def oversized_chunks(total: int, chunk: int = 256 * 1024) -> AsyncIterator[bytes]:
+    """A body with no Content-Length: the limit can only trip while it streams."""
+    for _ in range(total // chunk + 1):
+        yield b" " * chunk
+
+
+async def test_a_guard_refusal_that_escapes_the_app_is_still_a_413() -> None:
+    """Whoever reads the body (a proxy streaming it on, a middleware) may let the refusal
+    raised in receive() escape; the guard answers it rather than the server's 500."""
+
+    async def reads_without_handlers(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    guarded = InputGuardMiddleware(reads_without_handlers, max_bytes=1024 * 1024)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=guarded), base_url="http://guarded"
+    ) as client:
+        response = await client.post("/anything", content=oversized_chunks(2 * 1024 * 1024))
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 413
+
+
+async def test_an_oversized_chunked_body_is_413_at_a_service(
+    assessment_client: httpx.AsyncClient,
+) -> None:
+    response = await assessment_client.post(
+        "/v1/brands",
+        content=oversized_chunks(MAX_BODY + 1),
+        headers={**ADMIN, "content-type": "application/json"},
+    )
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await assessment_client.get("/v1/brands", headers=ADMIN)).json()["items"] == []

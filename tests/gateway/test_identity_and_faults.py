@@ -1,6 +1,7 @@
 """The gateway's own duties: tokens, identity headers, limits, and failing services."""
 
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -199,3 +200,27 @@ async def test_cors_allows_only_configured_origins() -> None:
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://portal.betterwork.example"
     assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_an_oversized_chunked_body_is_413_at_the_gateway() -> None:
+    """No Content-Length, so the limit trips while the body streams on to the service: the
+    gateway answers 413, not the 500 of a proxy that lost its body mid-way."""
+    seen: list[int] = []
+
+    async def reads_the_body(request: httpx.Request) -> httpx.Response:
+        seen.append(len(await request.aread()))
+        return httpx.Response(201, json={"id": "never"})
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(6):
+            yield b" " * (1024 * 1024)
+
+    async with gateway_with(httpx.MockTransport(reads_the_body)) as client:
+        response = await client.post(
+            "/v1/factories",
+            content=chunks(),
+            headers={**auth_header("admin"), "content-type": "application/json"},
+        )
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert seen == []  # the service never got a whole body to act on
