@@ -33,7 +33,10 @@ from services.common.settings import AuthSettings
 AUTH = AuthSettings(jwt_secret="bench-secret-bench-secret-bench-secret-0123")
 
 
-async def open_assessment(client: httpx.AsyncClient, catalog_id: str, factory_id: str) -> str:
+async def open_assessment(
+    client: httpx.AsyncClient, catalog_id: str, factory_id: str
+) -> tuple[str, str]:
+    """A new assessment, in progress: its id and its ETag, which the first findings write sends."""
     created = await client.post(
         "/v1/assessments",
         json={
@@ -49,7 +52,7 @@ async def open_assessment(client: httpx.AsyncClient, catalog_id: str, factory_id
         headers={"if-match": created.headers["etag"]},
     )
     assert moved.status_code == 200, moved.text
-    return str(created.json()["id"])
+    return str(created.json()["id"]), moved.headers["etag"]
 
 
 async def measure(client: httpx.AsyncClient, repeat: int, singles: int, backend: str) -> None:
@@ -74,24 +77,29 @@ async def measure(client: httpx.AsyncClient, repeat: int, singles: int, backend:
         ]
 
     async def bulk_once() -> float:
-        assessment_id = await open_assessment(client, catalog["id"], factory.json()["id"])
+        assessment_id, etag = await open_assessment(client, catalog["id"], factory.json()["id"])
         body = {"findings": findings()}
         started = time.perf_counter()
-        response = await client.put(f"/v1/assessments/{assessment_id}/findings", json=body)
+        response = await client.put(
+            f"/v1/assessments/{assessment_id}/findings", json=body, headers={"if-match": etag}
+        )
         elapsed = time.perf_counter() - started
         assert response.json()["findings_stored"] == 250, response.text
         return elapsed
 
     async def singles_once() -> float:
-        assessment_id = await open_assessment(client, catalog["id"], factory.json()["id"])
+        assessment_id, etag = await open_assessment(client, catalog["id"], factory.json()["id"])
         items = findings()
         started = time.perf_counter()
         for item in items:
             code = item.pop("question_code")
             response = await client.put(
-                f"/v1/assessments/{assessment_id}/findings/{code}", json=item
+                f"/v1/assessments/{assessment_id}/findings/{code}",
+                json=item,
+                headers={"if-match": etag},
             )
             assert response.status_code == 200, response.text
+            etag = response.headers["etag"]  # each finding moves the assessment on a version
         return time.perf_counter() - started
 
     await bulk_once()  # warm-up: imports, caches, connection pool

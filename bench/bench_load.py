@@ -99,7 +99,10 @@ async def client_loop(
                 response = await client.get(rng.choice(REPORT_PATHS))
             else:
                 path = f"/v1/assessments/{rng.choice(assessments)}/findings/{rng.choice(codes)}"
-                response = await client.put(path, json={"non_compliant": rng.random() < 0.3})
+                # If-Match "*": 200 random writers would mostly measure 412s, not writes.
+                response = await client.put(
+                    path, json={"non_compliant": rng.random() < 0.3}, headers={"if-match": "*"}
+                )
             ok = response.status_code < 400
         except httpx.HTTPError:
             ok = False

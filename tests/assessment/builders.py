@@ -160,15 +160,50 @@ async def new_assessment(
     return await client.post("/v1/assessments", json=body, headers=ADMIN)
 
 
+async def current_etag(client: httpx.AsyncClient, assessment_id: str) -> str:
+    """The assessment's ETag now: what every change to it or to its findings must send."""
+    response = await client.get(f"/v1/assessments/{assessment_id}", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    return response.headers["etag"]
+
+
 async def move(
     client: httpx.AsyncClient, assessment_id: str, to: str, headers: dict[str, str] | None = None
 ) -> httpx.Response:
     """One transition, with the current ETag read first."""
-    current = await client.get(f"/v1/assessments/{assessment_id}", headers=ADMIN)
     return await client.post(
         f"/v1/assessments/{assessment_id}/transitions",
         json={"to": to},
-        headers={**(headers or ADMIN), "if-match": current.headers["etag"]},
+        headers={**(headers or ADMIN), "if-match": await current_etag(client, assessment_id)},
+    )
+
+
+async def submit_findings(
+    client: httpx.AsyncClient,
+    assessment_id: str,
+    findings: list[dict[str, Any]],
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """The bulk submission, with the assessment's current ETag read first."""
+    return await client.put(
+        f"/v1/assessments/{assessment_id}/findings",
+        json={"findings": findings},
+        headers={**(headers or ADMIN), "if-match": await current_etag(client, assessment_id)},
+    )
+
+
+async def record_finding(
+    client: httpx.AsyncClient,
+    assessment_id: str,
+    question_code: str,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """One finding, with the assessment's current ETag read first."""
+    return await client.put(
+        f"/v1/assessments/{assessment_id}/findings/{question_code}",
+        json=body,
+        headers={**(headers or ADMIN), "if-match": await current_etag(client, assessment_id)},
     )
 
 
@@ -186,11 +221,7 @@ async def published_assessment(
 ) -> dict[str, Any]:
     assessment = await created(await new_assessment(client, factory_id, catalog_id))
     await walk(client, assessment["id"], "in_progress")
-    submitted = await client.put(
-        f"/v1/assessments/{assessment['id']}/findings",
-        json={"findings": all_findings(bad)},
-        headers=ADMIN,
-    )
+    submitted = await submit_findings(client, assessment["id"], all_findings(bad))
     assert submitted.status_code == 200, submitted.text
     return await walk(client, assessment["id"], "draft", "published")
 

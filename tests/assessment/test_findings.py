@@ -16,6 +16,8 @@ from tests.assessment.builders import (
     new_factory,
     published_assessment,
     published_catalog,
+    record_finding,
+    submit_findings,
     walk,
 )
 
@@ -42,10 +44,10 @@ async def test_bulk_submission_stores_every_finding(
 ) -> None:
     items = all_findings({"CO-1-1"})
     items[0].update(notes="Проверено: паспорта 24 работников", evidence=["doc:payroll-2024-05"])
-    response = await assessment_client.put(
-        f"/v1/assessments/{open_assessment['id']}/findings", json={"findings": items}, headers=ADMIN
-    )
-    assert response.json() == {"assessment_id": open_assessment["id"], "findings_stored": 6}
+    response = await submit_findings(assessment_client, open_assessment["id"], items)
+    assert response.status_code == 200, response.text
+    assert response.json()["assessment_id"] == open_assessment["id"]
+    assert response.json()["findings_stored"] == 6
     findings = await stored(assessment_client, open_assessment["id"])
     assert findings["CO-1-1"]["non_compliant"] is True
     assert findings["CO-1-1"]["compliance_point_code"] == "CO-1"
@@ -57,10 +59,11 @@ async def test_bulk_submission_stores_every_finding(
 async def test_bulk_submission_replaces_the_previous_set(
     assessment_client: httpx.AsyncClient, open_assessment: dict[str, str]
 ) -> None:
-    url = f"/v1/assessments/{open_assessment['id']}/findings"
-    await assessment_client.put(url, json={"findings": all_findings()}, headers=ADMIN)
-    await assessment_client.put(
-        url, json={"findings": [{"question_code": "CL-1-1", "non_compliant": True}]}, headers=ADMIN
+    await submit_findings(assessment_client, open_assessment["id"], all_findings())
+    await submit_findings(
+        assessment_client,
+        open_assessment["id"],
+        [{"question_code": "CL-1-1", "non_compliant": True}],
     )
     assert list(await stored(assessment_client, open_assessment["id"])) == ["CL-1-1"]
 
@@ -71,8 +74,7 @@ async def test_bad_codes_are_all_named_and_nothing_is_stored(
     other = catalog_doc()
     other["clusters"][0]["compliance_points"][0]["questions"][0]["code"] = "CL-1-7"
     await assessment_client.post("/v1/catalogs", json=other, headers=ADMIN)
-    url = f"/v1/assessments/{open_assessment['id']}/findings"
-    await assessment_client.put(url, json={"findings": all_findings()}, headers=ADMIN)
+    await submit_findings(assessment_client, open_assessment["id"], all_findings())
     events_before = len(await feed(assessment_client))
     items = [
         *all_findings({"CL-1-1"}),
@@ -81,7 +83,7 @@ async def test_bad_codes_are_all_named_and_nothing_is_stored(
         {"question_code": "CO-1-2", "non_compliant": None},
     ]
     body = assert_problem(
-        await assessment_client.put(url, json={"findings": items}, headers=ADMIN), 422
+        await submit_findings(assessment_client, open_assessment["id"], items), 422
     )
     assert body["invalid_question_codes"] == ["CL-1-7", "XX-9-9"]
     assert "CL-1-7" in body["detail"] and "XX-9-9" in body["detail"]
@@ -96,15 +98,15 @@ async def test_bad_codes_are_all_named_and_nothing_is_stored(
 async def test_finding_shapes_follow_the_question_kind(
     assessment_client: httpx.AsyncClient, open_assessment: dict[str, str]
 ) -> None:
-    url = f"/v1/assessments/{open_assessment['id']}/findings"
-    info_with_verdict = await assessment_client.put(
-        f"{url}/CO-2-9", json={"non_compliant": True}, headers=ADMIN
+    assessment_id = open_assessment["id"]
+    info_with_verdict = await record_finding(
+        assessment_client, assessment_id, "CO-2-9", {"non_compliant": True}
     )
     assert assert_problem(info_with_verdict, 422)["errors"][0]["type"] == "information_only"
-    no_verdict = await assessment_client.put(f"{url}/CO-1-1", json={"notes": "?"}, headers=ADMIN)
+    no_verdict = await record_finding(assessment_client, assessment_id, "CO-1-1", {"notes": "?"})
     assert assert_problem(no_verdict, 422)["errors"][0]["type"] == "missing"
-    wrong_type = await assessment_client.put(
-        f"{url}/CO-1-1", json={"non_compliant": "maybe"}, headers=ADMIN
+    wrong_type = await record_finding(
+        assessment_client, assessment_id, "CO-1-1", {"non_compliant": "maybe"}
     )
     assert_problem(wrong_type, 422)
     assert await stored(assessment_client, open_assessment["id"]) == {}
@@ -113,21 +115,21 @@ async def test_finding_shapes_follow_the_question_kind(
 async def test_one_at_a_time_upserts(
     assessment_client: httpx.AsyncClient, open_assessment: dict[str, str]
 ) -> None:
-    url = f"/v1/assessments/{open_assessment['id']}/findings/CO-1-1"
-    first = await assessment_client.put(url, json={"non_compliant": True}, headers=ADMIN)
+    assessment_id = open_assessment["id"]
+    first = await record_finding(
+        assessment_client, assessment_id, "CO-1-1", {"non_compliant": True}
+    )
     assert first.status_code == 200 and first.json()["non_compliant"] is True
-    second = await assessment_client.put(
-        url, json={"non_compliant": False, "notes": "re-checked"}, headers=ADMIN
+    second = await record_finding(
+        assessment_client, assessment_id, "CO-1-1", {"non_compliant": False, "notes": "re-checked"}
     )
     assert second.json()["non_compliant"] is False
-    one = await assessment_client.get(url, headers=ADMIN)
+    one = await assessment_client.get(
+        f"/v1/assessments/{assessment_id}/findings/CO-1-1", headers=ADMIN
+    )
     assert one.json()["notes"] == "re-checked"
     assert_problem(
-        await assessment_client.put(
-            f"/v1/assessments/{open_assessment['id']}/findings/NOPE-1",
-            json={"non_compliant": True},
-            headers=ADMIN,
-        ),
+        await record_finding(assessment_client, assessment_id, "NOPE-1", {"non_compliant": True}),
         422,
     )
 
@@ -141,7 +143,6 @@ async def test_findings_are_refused_outside_in_progress_and_draft(
     assessment = await created(
         await new_assessment(assessment_client, factory["id"], catalog["id"])
     )
-    url = f"/v1/assessments/{assessment['id']}/findings"
     path = {
         "scheduled": [],
         "factory_review": ["in_progress", "draft", "factory_review"],
@@ -150,15 +151,13 @@ async def test_findings_are_refused_outside_in_progress_and_draft(
     }[status]
     if path[:1] == ["in_progress"]:
         await walk(assessment_client, assessment["id"], "in_progress")
-        await assessment_client.put(url, json={"findings": all_findings()}, headers=ADMIN)
+        await submit_findings(assessment_client, assessment["id"], all_findings())
         path = path[1:]
     await walk(assessment_client, assessment["id"], *path)
-    refused = await assessment_client.put(
-        url, json={"findings": all_findings({"CL-1-1"})}, headers=ADMIN
-    )
+    refused = await submit_findings(assessment_client, assessment["id"], all_findings({"CL-1-1"}))
     assert assert_problem(refused, 409)["status_now"] == status
-    single = await assessment_client.put(
-        f"{url}/CL-1-1", json={"non_compliant": True}, headers=ADMIN
+    single = await record_finding(
+        assessment_client, assessment["id"], "CL-1-1", {"non_compliant": True}
     )
     assert_problem(single, 409)
     current = await stored(assessment_client, assessment["id"])
@@ -168,11 +167,7 @@ async def test_findings_are_refused_outside_in_progress_and_draft(
 async def test_results_by_compliance_point_and_cluster(
     assessment_client: httpx.AsyncClient, open_assessment: dict[str, str]
 ) -> None:
-    await assessment_client.put(
-        f"/v1/assessments/{open_assessment['id']}/findings",
-        json={"findings": all_findings({"CO-1-2"})},
-        headers=ADMIN,
-    )
+    await submit_findings(assessment_client, open_assessment["id"], all_findings({"CO-1-2"}))
     results = (
         await assessment_client.get(
             f"/v1/assessments/{open_assessment['id']}/results", headers=ADMIN
@@ -228,11 +223,10 @@ async def test_published_assessment_is_immutable_and_corrected_by_revision(
     assert revision["supersedes_id"] == original["id"] and revision["revision"] == 2
     assert revision["status"] == "draft" and revision["cycle"] == original["cycle"]
     assert_problem(await assessment_client.post(f"{url}/revisions", headers=ADMIN), 409)
-    await assessment_client.put(
-        f"/v1/assessments/{revision['id']}/findings/CL-1-1",
-        json={"non_compliant": True},
-        headers=ADMIN,
+    corrected = await record_finding(
+        assessment_client, revision["id"], "CL-1-1", {"non_compliant": True}
     )
+    assert corrected.status_code == 200, corrected.text
     assert (await move(assessment_client, revision["id"], "published")).status_code == 200
     old = (await assessment_client.get(url, headers=ADMIN)).json()
     assert old["status"] == "published" and old["version"] == original["version"]

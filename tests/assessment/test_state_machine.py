@@ -21,6 +21,7 @@ from tests.assessment.builders import (
     new_assessment,
     new_factory,
     published_catalog,
+    submit_findings,
     walk,
 )
 
@@ -74,11 +75,7 @@ async def _at(client: httpx.AsyncClient, setup: dict[str, str], status: str) -> 
     assessment = await created(await new_assessment(client, setup["factory"], setup["catalog"]))
     for step in PATH[status]:
         if step == "draft":  # findings are recorded while in progress
-            response = await client.put(
-                f"/v1/assessments/{assessment['id']}/findings",
-                json={"findings": all_findings()},
-                headers=ADMIN,
-            )
+            response = await submit_findings(client, assessment["id"], all_findings())
             assert response.status_code == 200, response.text
         assert (await move(client, assessment["id"], step)).status_code == 200
     return str(assessment["id"])

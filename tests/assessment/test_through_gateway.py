@@ -64,11 +64,13 @@ async def test_whole_lifecycle_with_250_findings(
     bad = await client.put(
         url,
         json={"findings": [*findings[:-1], {"question_code": "ZZ-1", "non_compliant": True}]},
-        headers=ADMIN,
+        headers={**ADMIN, "if-match": etag},
     )
     assert assert_problem(bad, 422)["invalid_question_codes"] == ["ZZ-1"]
     malformed = await client.put(
-        url, content=b'{"findings": [', headers={**ADMIN, "content-type": "application/json"}
+        url,
+        content=b'{"findings": [',
+        headers={**ADMIN, "content-type": "application/json", "if-match": etag},
     )
     assert_problem(malformed, 400)
     wrong_state = await client.post(
@@ -77,8 +79,9 @@ async def test_whole_lifecycle_with_250_findings(
         headers={**ADMIN, "if-match": etag},
     )
     assert_problem(wrong_state, 409)
-    stored = await client.put(url, json={"findings": findings}, headers=ADMIN)
+    stored = await client.put(url, json={"findings": findings}, headers={**ADMIN, "if-match": etag})
     assert stored.json()["findings_stored"] == 250
+    etag = stored.headers["etag"]  # the findings changed the assessment: its new version
     await move("draft")
     await move("factory_review")
     await move("published")

@@ -15,6 +15,7 @@ from tests.assessment.builders import (
     new_factory,
     published_assessment,
     published_catalog,
+    submit_findings,
     walk,
 )
 from tests.support import TEST_AUTH, auth_header
@@ -84,11 +85,7 @@ async def test_reporting_follows_the_real_assessment_feed(
     ] == 2, "an unpublished revision must not replace the published one"
 
     assert revision["status"] == "draft"
-    fixed = await assessment_client.put(
-        f"/v1/assessments/{revision['id']}/findings",
-        json={"findings": all_findings(set())},
-        headers=ADMIN,
-    )
+    fixed = await submit_findings(assessment_client, revision["id"], all_findings(set()))
     assert fixed.status_code == 200, fixed.text
     await walk(assessment_client, revision["id"], "published")
     await sync_from(reporting_app, assessment_app)

@@ -52,6 +52,7 @@ class FindingRead(BaseModel):
 class SubmissionResult(BaseModel):
     assessment_id: str
     findings_stored: int
+    version: int = Field(description="The assessment's version after this submission.")
 
 
 class CompliancePointResultRead(BaseModel):

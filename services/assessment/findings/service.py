@@ -1,6 +1,7 @@
 """Findings rules: answers only for questions of the assessment's own CAT version, only while
 the assessment is in progress or in draft; a bad submission names every bad code and stores
-nothing. Results follow findings/methodology.py."""
+nothing; every accepted write bumps the assessment's version. Results follow
+findings/methodology.py."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from services.assessment.findings.schemas import (
 )
 from services.assessment.models import Assessment, Catalog, CatalogQuestion, Finding
 from services.common.auth import Principal
+from services.common.etag import commit_update
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem, conflict, not_found
@@ -173,21 +175,31 @@ def _row(assessment_id: str, question: CatalogQuestion, item: FindingBody, who: 
     }
 
 
-async def _emit_updated(session: AsyncSession, assessment: Assessment) -> int:
-    count = (
-        await session.execute(
-            select(func.count())
-            .select_from(Finding)
-            .where(col(Finding.assessment_id) == assessment.id)
+async def _commit_with_new_version(session: AsyncSession, assessment: Assessment) -> int:
+    """Commit the findings with the assessment's version bumped and its ``assessment.updated``
+    event (carrying the new version and the findings count), in one transaction. The version
+    UPDATE checks the version read, so a writer that raced past If-Match gets 412 and its
+    findings roll back. Returns how many findings the assessment now has."""
+    counted: list[int] = []
+
+    async def record_event() -> None:
+        count = (
+            await session.execute(
+                select(func.count())
+                .select_from(Finding)
+                .where(col(Finding.assessment_id) == assessment.id)
+            )
+        ).scalar_one()
+        counted.append(int(count))
+        await emit(
+            session,
+            "assessment.updated",
+            assessment.id,
+            {**snapshot(assessment), "findings_count": count},
         )
-    ).scalar_one()
-    await emit(
-        session,
-        "assessment.updated",
-        assessment.id,
-        {**snapshot(assessment), "findings_count": count},
-    )
-    return int(count)
+
+    await commit_update(session, assessment, {}, record_event)
+    return counted[0]
 
 
 async def replace_findings(
@@ -202,9 +214,7 @@ async def replace_findings(
     rows = [_row(assessment.id, questions[i.question_code], i, principal.subject) for i in items]
     if rows:
         await session.execute(insert(Finding), rows)
-    stored = await _emit_updated(session, assessment)
-    await session.commit()
-    return stored
+    return await _commit_with_new_version(session, assessment)
 
 
 async def put_finding(
@@ -231,9 +241,7 @@ async def put_finding(
     else:
         for key, value in values.items():
             setattr(existing, key, value)
-    await session.flush()
-    await _emit_updated(session, assessment)
-    await session.commit()
+    await _commit_with_new_version(session, assessment)
     return existing
 
 
