@@ -31,7 +31,7 @@ async def create_factory(
     factory = await service.create_factory(session, body, caller)
     response.headers["ETag"] = etag_for(factory.id, factory.version)
     response.headers["Location"] = f"/v1/factories/{factory.id}"
-    return service.to_read(factory)
+    return service.to_read(factory, caller)
 
 
 @router.get("", response_model=Page[FactoryRead], summary="Search factories")
@@ -53,7 +53,7 @@ async def list_factories(
         status=status,
         name_prefix=name_prefix,
     )
-    return Page(items=[service.to_read(r) for r in rows], next_cursor=next_cursor)
+    return Page(items=[service.to_read(r, caller) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{factory_id}", response_model=FactoryRead, summary="One factory")
@@ -65,7 +65,7 @@ async def get_factory(
 ) -> FactoryRead:
     factory = await service.get_factory(session, factory_id, caller)
     response.headers["ETag"] = etag_for(factory.id, factory.version)
-    return service.to_read(factory)
+    return service.to_read(factory, caller)
 
 
 @router.patch("/{factory_id}", response_model=FactoryRead, summary="Update a factory's profile")
@@ -81,4 +81,4 @@ async def update_factory(
     require_if_match(request, etag_for(factory.id, factory.version))
     factory = await service.update_factory(session, factory, body)
     response.headers["ETag"] = etag_for(factory.id, factory.version)
-    return service.to_read(factory)
+    return service.to_read(factory, caller)

@@ -93,7 +93,9 @@ class FactoryRead(BaseModel):
     workforce: Workforce
     participation_status: str
     participation_start: date | None
-    buyer_brand_ids: list[str]
+    buyer_brand_ids: list[str] = Field(
+        description="Brands that buy from the factory; a brand token sees only its own id here."
+    )
     version: int
     created_at: datetime
     updated_at: datetime

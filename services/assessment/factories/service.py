@@ -17,16 +17,27 @@ from services.assessment.factories.schemas import (
     Workforce,
 )
 from services.assessment.models import Brand, Factory
-from services.common.auth import Principal
+from services.common.auth import Principal, Role
 from services.common.etag import commit_update
 from services.common.ids import new_id
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem
 
 
-def to_read(factory: Factory) -> FactoryRead:
+def buyer_brands_seen_by(factory: Factory, viewer: Principal) -> list[str]:
+    """A brand learns only its own buying relationship with a factory, never which other brands
+    buy there (commercially sensitive); every other caller who may see the factory sees them all."""
+    if viewer.role == Role.BRAND:
+        return [b for b in factory.buyer_brand_ids if b == viewer.brand_id]
+    return list(factory.buyer_brand_ids)
+
+
+def to_read(factory: Factory, viewer: Principal) -> FactoryRead:
+    """The factory as ``viewer`` may see it."""
+    fields = {k: getattr(factory, k) for k in FactoryRead.model_fields if k != "workforce"}
+    fields["buyer_brand_ids"] = buyer_brands_seen_by(factory, viewer)
     return FactoryRead(
-        **{k: getattr(factory, k) for k in FactoryRead.model_fields if k != "workforce"},
+        **fields,
         workforce=Workforce(
             total=factory.workforce_total,
             women=factory.workforce_women,
