@@ -1,8 +1,10 @@
 """Fixtures: each service migrated once per run (SQLite, or PostgreSQL when TEST_DATABASE_URL is
-set), emptied before each test that uses it, served in-process through httpx's ASGITransport."""
+set) and copied once per pytest process (xdist worker), emptied before each test that uses it,
+served in-process through httpx's ASGITransport."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,7 +24,37 @@ from services.reporting.settings import ReportingSettings
 from services.training.app import create_app as create_training
 from services.training.models import metadata as training_metadata
 from services.training.settings import TrainingSettings
-from tests.support import TEST_AUTH, drop_schema, empty_tables, migrated_database
+from tests.database_templates import drop_run_databases, remove_run_dir, run_id
+from tests.support import (
+    TEST_AUTH,
+    TEST_DATABASE_URL,
+    drop_schema,
+    drop_worker_database,
+    empty_tables,
+    migrated_database,
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    run_id()  # fixed in the environment before xdist starts the workers, who inherit it
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start processes are the longest: start them first, so that under xdist they
+    overlap with the many short ones instead of running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("processes") is None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    asyncio.run(drop_worker_database())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: the controller cleans up the run once every worker is done
+    if TEST_DATABASE_URL:
+        asyncio.run(drop_run_databases(TEST_DATABASE_URL))
+    remove_run_dir()
 
 
 @pytest.fixture(scope="session")
