@@ -1,27 +1,29 @@
-"""What a report covers (filters) and who is asking (full figures or public, suppressed ones).
+"""What a report covers (filters) and who is asking (every figure, or disclosure-controlled ones).
 
-Access to aggregates:
-- admin, staff, constituent: every figure, however few factories are behind it. A constituent
-  token that names a country sees that country only.
-- anonymous, factory and brand callers: the public figures, where a figure resting on fewer
-  than ``min_cell_size`` factories is withheld (with the reason). A factory or brand token gets
-  no more than the public does, because with few factories a precise rate would let one
-  participant infer another's results.
+Access to aggregates (docs/disclosure-control.md):
+- admin and staff, who are entitled to every factory's results anyway: every figure, over any
+  window, however few factories are behind it.
+- everyone else (anonymous, constituent, factory, brand, service): figures pass through the one
+  disclosure rule, services/reporting/disclosure.py. A factory or brand token gets no more than
+  the public does: beyond its own factory or its consents it has no entitlement either.
+- the kernel country rule (services/common/scope.py): a staff or constituent token that names a
+  country sees that country's figures only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 
 from fastapi import Depends, Query, Request
 
 from services.common.auth import Principal, Role
 from services.common.problems import Problem
+from services.common.scope import country_scope
 from services.reporting.settings import ReportingSettings
 from services.reporting.vocabulary import SizeBand
 
-FULL_ACCESS_ROLES = frozenset({Role.ADMIN, Role.STAFF, Role.CONSTITUENT})
+ENTITLED_ROLES = frozenset({Role.ADMIN, Role.STAFF})
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,17 @@ class ReportScope:
         return replace(self, date_from=date(year, 1, 1), date_to=date(year, 12, 31))
 
 
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
 @dataclass(frozen=True)
 class Audience:
-    """``minimum_factories`` is None for callers who see every figure."""
+    """``minimum_factories`` is None for callers who see every figure; otherwise the disclosure
+    rule applies, with ``today`` deciding which calendar years have ended (are published)."""
 
     minimum_factories: int | None
+    today: date = field(default_factory=utc_today)
 
     @property
     def is_public(self) -> bool:
@@ -52,21 +60,24 @@ class Audience:
 
 
 def audience_for(principal: Principal, settings: ReportingSettings) -> Audience:
-    if principal.role in FULL_ACCESS_ROLES:
+    """Admin and staff see every figure; every other caller, the disclosure-controlled ones."""
+    if principal.role in ENTITLED_ROLES:
         return Audience(minimum_factories=None)
     return Audience(minimum_factories=settings.min_cell_size)
 
 
 def restrict_to_principal(scope: ReportScope, principal: Principal) -> ReportScope:
-    """A constituent token bound to a country sees that country's figures only."""
-    if principal.role != Role.CONSTITUENT or not principal.country:
+    """The kernel country rule: a staff or constituent token bound to a country sees that
+    country's figures only (its country is filled in when the caller names none)."""
+    country = country_scope(principal)
+    if country is None:
         return scope
     if scope.country is None:
-        return replace(scope, country=principal.country)
-    if scope.country != principal.country:
+        return replace(scope, country=country)
+    if scope.country != country:
         raise Problem(
             403,
-            f"This token may see figures for {principal.country} only.",
+            f"This token may see figures for {country} only.",
             title="Forbidden",
         )
     return scope

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -195,9 +196,14 @@ def generate_programme(
     first_year: int = 2022,
     corrections: float = 0.1,
     training: bool = True,
+    profile: Callable[[random.Random, int], dict[str, Any]] | None = None,
 ) -> Programme:
-    """A seeded programme: factories assessed once a year, some corrected, some unpublished."""
+    """A seeded programme: factories assessed once a year, some corrected, some unpublished.
+
+    ``profile(rng, n)`` may override factory n's fields (region, ownership, workforce...), drawn
+    from its own generator so that the rest of the programme stays the same for a seed."""
     rng = random.Random(seed)
+    profile_rng = random.Random(seed + 1)
     feed = FeedLog()
     catalog = feed.add(
         "catalog.published", catalog_payload("cat_1", points_per_cluster, questions_per_point)
@@ -216,7 +222,8 @@ def generate_programme(
                 workforce_total=total,
                 workforce_women=women,
                 workforce_men=total - women,
-            ),
+            )
+            | (profile(profile_rng, f) if profile else {}),
         )
     for cycle in range(1, cycles + 1):
         for f in range(factories):

@@ -34,7 +34,7 @@ from services.reporting.models import (
     TrainingSession,
     TrainingSessionFactory,
 )
-from services.reporting.scope import ReportScope
+from services.reporting.scope import Audience, ReportScope
 
 
 def _in_window(column: Any, scope: ReportScope) -> list[Any]:
@@ -132,7 +132,7 @@ async def advisory_figures(session: AsyncSession, scope: ReportScope) -> Advisor
 
 
 async def improvement_plan_figures(
-    session: AsyncSession, scope: ReportScope, today: date
+    session: AsyncSession, scope: ReportScope, today: date, audience: Audience
 ) -> ImprovementPlanFigures:
     """Items due in the window (all items if no window); overdue as of the window's end."""
     i: Any = ImprovementPlanItem
@@ -193,12 +193,19 @@ async def stakeholder_figures(session: AsyncSession, scope: ReportScope) -> Stak
 
 
 async def activity_report(
-    session: AsyncSession, scope: ReportScope, today: date | None = None
+    session: AsyncSession,
+    scope: ReportScope,
+    today: date | None = None,
+    audience: Audience | None = None,
 ) -> ActivityReport:
+    """``audience``: who asks (None: a caller who sees every figure)."""
+    audience = audience or Audience(minimum_factories=None)
     return ActivityReport(
         scope=ScopeRead(**scope.__dict__),
         training=await training_figures(session, scope),
         advisory=await advisory_figures(session, scope),
-        improvement_plans=await improvement_plan_figures(session, scope, today or date.today()),
+        improvement_plans=await improvement_plan_figures(
+            session, scope, today or date.today(), audience
+        ),
         stakeholder_engagement=await stakeholder_figures(session, scope),
     )

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import get_read_session
 from services.common.auth import PUBLIC, Principal
+from services.common.problems import Problem
 from services.reporting.compliance import service
 from services.reporting.compliance.schemas import (
     ClusterRate,
@@ -15,6 +16,7 @@ from services.reporting.compliance.schemas import (
     ScopeRead,
     TrendReport,
 )
+from services.reporting.disclosure import REFUSED_TITLE, admit
 from services.reporting.scope import (
     Audience,
     ReportScope,
@@ -27,8 +29,8 @@ from services.reporting.settings import ReportingSettings
 
 router = APIRouter(prefix="/v1/reports/non-compliance", tags=["reports"])
 
-# Who may call: everyone. admin/staff/constituent get every figure; anonymous, factory and brand
-# callers get public figures with small cells withheld (see services/reporting/scope.py).
+# Who may call: everyone. Admin and staff get every figure; every other caller asks for published
+# periods and breakdowns only and gets figures through the disclosure rule (disclosure.py).
 
 
 _Item = TypeVar("_Item", ClusterRate, CompliancePointRate, QuestionRate)
@@ -43,6 +45,7 @@ async def _rate_report(
 ) -> RateReport[_Item]:
     scope = restrict_to_principal(scope, caller)
     audience = audience_for(caller, settings)
+    admit(scope, audience)
     labels = await service.catalog_labels(session, scope.country)
     return RateReport(
         scope=ScopeRead(**scope.__dict__),
@@ -105,6 +108,15 @@ async def trends(
 ) -> TrendReport:
     scope = restrict_to_principal(scope, caller)
     audience = audience_for(caller, settings)
+    admit(scope, audience, period_optional=True)
+    if audience.is_public and by == "cycle":
+        raise Problem(
+            400,
+            "Trends by cycle are for programme staff: cycles overlap the published years, and "
+            "their difference would isolate factories assessed off the calendar. Use by=year.",
+            title=REFUSED_TITLE,
+            allowed={"by": ["year"]},
+        )
     labels = await service.catalog_labels(session, scope.country)
     items = await service.trends(session, scope, audience, labels, by, level)
     return TrendReport(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Integer, Subquery, case, cast, extract, func, literal, select
+from sqlalchemy import Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -26,8 +26,9 @@ from services.reporting.compliance.schemas import (
     TrendPoint,
     Withheld,
 )
+from services.reporting.compliance.selection import Period, selected_assessments
+from services.reporting.disclosure import plan
 from services.reporting.models import (
-    Assessment,
     AssessmentCluster,
     AssessmentCompliancePoint,
     AssessmentQuestion,
@@ -35,27 +36,13 @@ from services.reporting.models import (
     CatalogCluster,
     CatalogCompliancePoint,
     CatalogQuestion,
-    Factory,
 )
 from services.reporting.scope import Audience, ReportScope
 
-Period = Literal["cycle", "year"] | None
+__all__ = ["Period", "selected_assessments"]  # step 1 lives in selection.py; callers use it here
 
 
-def withheld_for(factories: int, audience: Audience) -> Withheld | None:
-    """Small-cell suppression: public figures need at least ``minimum_factories`` behind them."""
-    minimum = audience.minimum_factories
-    if minimum is None or factories >= minimum:
-        return None
-    return Withheld(
-        reason=f"Fewer than {minimum} factories are behind this figure; it is withheld so that "
-        "no factory's results can be inferred.",
-        minimum_factories=minimum,
-    )
-
-
-def rate_fields(assessed: int, non_compliant: int, audience: Audience) -> dict[str, Any]:
-    withheld = withheld_for(assessed, audience)
+def rate_fields(assessed: int, non_compliant: int, withheld: Withheld | None) -> dict[str, Any]:
     if withheld is not None:
         return {
             "factories_assessed": assessed,
@@ -69,58 +56,6 @@ def rate_fields(assessed: int, non_compliant: int, audience: Audience) -> dict[s
         "non_compliance_rate": non_compliant / assessed if assessed else None,
         "withheld": None,
     }
-
-
-def selected_assessments(scope: ReportScope, by: Period = None) -> Subquery:
-    """Step 1: each factory's latest counted assessment in scope (per cycle or year if asked)."""
-    a: Any = Assessment
-    period: Any = {
-        None: literal(0),
-        "cycle": a.cycle,
-        "year": cast(extract("year", a.day), Integer),
-    }[by]
-    partition = [a.factory_id] if by is None else [a.factory_id, period]
-    latest_first = func.row_number().over(
-        partition_by=partition,
-        order_by=(a.day.desc().nulls_last(), a.published_at.desc().nulls_last(), a.id.desc()),
-    )
-    stmt = select(
-        a.id.label("assessment_id"),
-        a.factory_id.label("factory_id"),
-        period.label("period"),
-        a.compliance_points_applicable.label("points_applicable"),
-        a.compliance_points_non_compliant.label("points_non_compliant"),
-        latest_first.label("position"),
-    ).where(a.counted.is_(True))
-    if scope.region or scope.size_band or scope.ownership:
-        f: Any = Factory
-        stmt = stmt.join(f, f.id == a.factory_id)
-        if scope.region:
-            stmt = stmt.where(f.region == scope.region)
-        if scope.size_band:
-            stmt = stmt.where(f.size_band == scope.size_band)
-        if scope.ownership:
-            stmt = stmt.where(f.ownership == scope.ownership)
-    if scope.country:
-        stmt = stmt.where(a.country == scope.country)
-    if scope.date_from:
-        stmt = stmt.where(a.day >= scope.date_from)
-    if scope.date_to:
-        stmt = stmt.where(a.day <= scope.date_to)
-    if scope.cycle is not None:
-        stmt = stmt.where(a.cycle == scope.cycle)
-    ranked = stmt.subquery("ranked")
-    return (
-        select(
-            ranked.c.assessment_id,
-            ranked.c.factory_id,
-            ranked.c.period,
-            ranked.c.points_applicable,
-            ranked.c.points_non_compliant,
-        )
-        .where(ranked.c.position == 1)
-        .subquery("selected")
-    )
 
 
 @dataclass
@@ -186,7 +121,7 @@ async def summary(session: AsyncSession, scope: ReportScope, audience: Audience)
     factories, average = (
         await session.execute(select(func.count(), func.avg(share)).select_from(selected))
     ).one()
-    withheld = withheld_for(int(factories), audience)
+    withheld = (await plan(session, scope, audience)).summary_withheld(0)
     return Summary(
         factories_assessed=int(factories),
         average_share_of_compliance_points_non_compliant=(
@@ -219,12 +154,15 @@ async def cluster_rates(
     session: AsyncSession, scope: ReportScope, audience: Audience, labels: Labels
 ) -> list[ClusterRate]:
     rows = await _grouped(session, scope, AssessmentCluster, "cluster_code")
+    shown = await plan(session, scope, audience, (AssessmentCluster, "cluster_code"))
     items = [
         ClusterRate(
             cluster_code=r.code,
             cluster_name=labels.cluster_name(r.code),
             category=labels.clusters.get(r.code, {}).get("category"),
-            **rate_fields(int(r.assessed), int(r.non_compliant), audience),
+            **rate_fields(
+                int(r.assessed), int(r.non_compliant), shown.withheld(0, r.code, int(r.assessed))
+            ),
         )
         for r in rows
     ]
@@ -234,7 +172,9 @@ async def cluster_rates(
 async def compliance_point_rates(
     session: AsyncSession, scope: ReportScope, audience: Audience, labels: Labels
 ) -> list[CompliancePointRate]:
-    rows = await _grouped(session, scope, AssessmentCompliancePoint, "compliance_point_code")
+    item = (AssessmentCompliancePoint, "compliance_point_code")
+    rows = await _grouped(session, scope, *item)
+    shown = await plan(session, scope, audience, item)
     clusters = await _point_clusters(session)
     items = []
     for r in rows:
@@ -245,7 +185,11 @@ async def compliance_point_rates(
                 compliance_point_name=labels.point_name(r.code),
                 cluster_code=cluster,
                 cluster_name=labels.cluster_name(cluster),
-                **rate_fields(int(r.assessed), int(r.non_compliant), audience),
+                **rate_fields(
+                    int(r.assessed),
+                    int(r.non_compliant),
+                    shown.withheld(0, r.code, int(r.assessed)),
+                ),
             )
         )
     return sorted(
@@ -270,6 +214,7 @@ async def question_rates(
     session: AsyncSession, scope: ReportScope, audience: Audience, labels: Labels
 ) -> list[QuestionRate]:
     rows = await _grouped(session, scope, AssessmentQuestion, "question_code")
+    shown = await plan(session, scope, audience, (AssessmentQuestion, "question_code"))
     items = []
     for r in rows:
         question = labels.questions.get(r.code, {})
@@ -281,7 +226,11 @@ async def question_rates(
                 compliance_point_code=point,
                 compliance_point_name=labels.point_name(point),
                 cluster_code=question.get("cluster_code", ""),
-                **rate_fields(int(r.assessed), int(r.non_compliant), audience),
+                **rate_fields(
+                    int(r.assessed),
+                    int(r.non_compliant),
+                    shown.withheld(0, r.code, int(r.assessed)),
+                ),
             )
         )
     return sorted(
@@ -303,24 +252,33 @@ async def trends(
     by: Literal["cycle", "year"],
     level: Literal["cluster", "compliance_point"],
 ) -> list[TrendPoint]:
-    """Rates per cycle (each factory's n-th assessment) or per calendar year, plus 'ALL'."""
+    """Rates per cycle (each factory's n-th assessment) or per calendar year, plus 'ALL'.
+
+    Cycles are no published period (docs/disclosure-control.md): other audiences get none."""
+    if audience.is_public and by == "cycle":
+        return []
+    item: tuple[Any, str]
     if level == "cluster":
-        rows = await _grouped(session, scope, AssessmentCluster, "cluster_code", by)
+        item = (AssessmentCluster, "cluster_code")
         name, order = labels.cluster_name, labels.cluster_order
     else:
-        rows = await _grouped(
-            session, scope, AssessmentCompliancePoint, "compliance_point_code", by
-        )
+        item = (AssessmentCompliancePoint, "compliance_point_code")
         name, order = labels.point_name, labels.point_order
+    rows = await _grouped(session, scope, item[0], item[1], by)
+    shown = await plan(session, scope, audience, item, by_year=True)
     items = [
         TrendPoint(
             period=int(r.period),
             code=r.code,
             name=name(r.code),
-            **rate_fields(int(r.assessed), int(r.non_compliant), audience),
+            **rate_fields(
+                int(r.assessed),
+                int(r.non_compliant),
+                shown.withheld(int(r.period), r.code, int(r.assessed)),
+            ),
         )
         for r in rows
-        if r.period is not None
+        if r.period is not None and shown.period_published(int(r.period))
     ]
     selected = selected_assessments(scope, by)
     share = _factory_share(selected)
@@ -330,9 +288,9 @@ async def trends(
         .group_by(selected.c.period)
     )
     for period, factories, average in totals.all():
-        if period is None:
+        if period is None or not shown.period_published(int(period)):
             continue
-        withheld = withheld_for(int(factories), audience)
+        withheld = shown.summary_withheld(int(period))
         items.append(
             TrendPoint(
                 period=int(period),

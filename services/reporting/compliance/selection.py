@@ -1,0 +1,68 @@
+"""Step 1 of the methodology: which assessment stands for each factory in a scope.
+
+Kept apart from the rates so that the disclosure rule can count the same factories the figures
+rest on without importing the figures themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import Integer, Subquery, cast, extract, func, literal, select
+
+from services.reporting.models import Assessment, Factory
+from services.reporting.scope import ReportScope
+
+Period = Literal["cycle", "year"] | None
+
+
+def selected_assessments(scope: ReportScope, by: Period = None) -> Subquery:
+    """Each factory's latest counted assessment in scope (per cycle or year if asked)."""
+    a: Any = Assessment
+    period: Any = {
+        None: literal(0),
+        "cycle": a.cycle,
+        "year": cast(extract("year", a.day), Integer),
+    }[by]
+    partition = [a.factory_id] if by is None else [a.factory_id, period]
+    latest_first = func.row_number().over(
+        partition_by=partition,
+        order_by=(a.day.desc().nulls_last(), a.published_at.desc().nulls_last(), a.id.desc()),
+    )
+    stmt = select(
+        a.id.label("assessment_id"),
+        a.factory_id.label("factory_id"),
+        period.label("period"),
+        a.compliance_points_applicable.label("points_applicable"),
+        a.compliance_points_non_compliant.label("points_non_compliant"),
+        latest_first.label("position"),
+    ).where(a.counted.is_(True))
+    if scope.region or scope.size_band or scope.ownership:
+        f: Any = Factory
+        stmt = stmt.join(f, f.id == a.factory_id)
+        if scope.region:
+            stmt = stmt.where(f.region == scope.region)
+        if scope.size_band:
+            stmt = stmt.where(f.size_band == scope.size_band)
+        if scope.ownership:
+            stmt = stmt.where(f.ownership == scope.ownership)
+    if scope.country:
+        stmt = stmt.where(a.country == scope.country)
+    if scope.date_from:
+        stmt = stmt.where(a.day >= scope.date_from)
+    if scope.date_to:
+        stmt = stmt.where(a.day <= scope.date_to)
+    if scope.cycle is not None:
+        stmt = stmt.where(a.cycle == scope.cycle)
+    ranked = stmt.subquery("ranked")
+    return (
+        select(
+            ranked.c.assessment_id,
+            ranked.c.factory_id,
+            ranked.c.period,
+            ranked.c.points_applicable,
+            ranked.c.points_non_compliant,
+        )
+        .where(ranked.c.position == 1)
+        .subquery("selected")
+    )
