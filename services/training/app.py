@@ -9,6 +9,7 @@ from services.common.audit import audit_router
 from services.common.db import Database
 from services.common.outbox import changes_router
 from services.common.settings import AuthSettings
+from services.training.backfill import backfill_in_background
 from services.training.models import IdempotencyRecord, OutboxEvent
 from services.training.settings import TrainingSettings
 
@@ -34,6 +35,7 @@ def create_app(
         database=database,
         auth_settings=auth_settings,
         idempotency_model=IdempotencyRecord,
+        extra_lifespan=backfill_in_background,
         routers=[
             courses_router,
             sessions_router,

@@ -1,22 +1,26 @@
 """Checks factory, assessment and finding ids against the assessment service, over HTTP.
 
-The training service stores those ids but does not own them. Every check happens before the
-write's transaction begins, so an unreachable assessment service (503) or an unknown id (422)
-leaves nothing stored. Tests inject an httpx transport through ``app.state.assessment_transport``.
+The training service stores those ids but does not own them. A factory's check also answers its
+country, which factory-owned rows record (the country scope filters on it). The caller's token
+is forwarded, so a factory outside the caller's country is unknown, like a missing one. Every
+check happens before the write's transaction begins, so an unreachable assessment service (503)
+or an unknown id (422) leaves nothing stored. Tests inject an httpx transport through
+``app.state.assessment_transport``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 from fastapi import Request
 
-from services.common.auth import bearer_token, mint_token
+from services.common.auth import Principal, bearer_token, mint_token
 from services.common.http_client import make_client
 from services.common.problems import PROBLEM_TYPE_BASE, Problem
+from services.common.scope import in_country_scope
 
 FINDINGS_PAGE_SIZE = 500
 
@@ -44,7 +48,9 @@ class AssessmentRef:
 class References(Protocol):
     """What the training service needs to know about ids it does not own."""
 
-    async def missing_factories(self, factory_ids: Iterable[str]) -> list[str]: ...
+    async def factory_countries(self, factory_ids: Iterable[str]) -> dict[str, str | None]:
+        """The country of each factory that exists (and the caller may see); others left out."""
+        ...
 
     async def assessment(self, assessment_id: str) -> AssessmentRef | None: ...
 
@@ -60,9 +66,14 @@ def unknown_references(errors: list[dict[str, Any]]) -> Problem:
     )
 
 
-async def require_factories(references: References, factory_ids: Iterable[str], field: str) -> None:
-    """422 naming every factory id the assessment service does not know."""
-    missing = await references.missing_factories(sorted(set(factory_ids)))
+async def require_factories(
+    references: References, factory_ids: Iterable[str], field: str, principal: Principal
+) -> dict[str, str | None]:
+    """Each factory's country; 422 naming every factory id the assessment service does not know
+    or that lies outside the caller's country (the same answer: it reveals nothing)."""
+    wanted = sorted(set(factory_ids))
+    known = await references.factory_countries(wanted)
+    missing = [f for f in wanted if f not in known or not in_country_scope(principal, known[f])]
     if missing:
         raise unknown_references(
             [
@@ -70,6 +81,24 @@ async def require_factories(references: References, factory_ids: Iterable[str], 
                 for fid in missing
             ]
         )
+    return known
+
+
+async def require_factories_country(
+    references: References, factory_ids: Iterable[str], field: str, principal: Principal
+) -> str | None:
+    """The one country the factories are in (a session or plan never spans two programmes)."""
+    countries = set((await require_factories(references, factory_ids, field, principal)).values())
+    if len(countries) > 1:
+        raise Problem(
+            422,
+            "The factories are in different countries ("
+            + ", ".join(sorted(str(c) for c in countries))
+            + "); one record belongs to one country programme.",
+            title="Validation failed",
+            errors=[{"location": field, "message": "factories of several countries"}],
+        )
+    return countries.pop() if countries else None
 
 
 def _unavailable(detail: str) -> Problem:
@@ -135,8 +164,13 @@ class AssessmentClient:
         except ValueError as exc:
             raise Problem(502, "The assessment service sent no JSON.", title="Bad Gateway") from exc
 
-    async def missing_factories(self, factory_ids: Iterable[str]) -> list[str]:
-        return [fid for fid in factory_ids if await self._get(f"/v1/factories/{fid}") is None]
+    async def factory_countries(self, factory_ids: Iterable[str]) -> dict[str, str | None]:
+        countries: dict[str, str | None] = {}
+        for fid in factory_ids:
+            body = await self._get(f"/v1/factories/{fid}")
+            if body is not None:
+                countries[fid] = body.get("country")
+        return countries
 
     async def assessment(self, assessment_id: str) -> AssessmentRef | None:
         body = await self._get(f"/v1/assessments/{assessment_id}")
@@ -197,13 +231,13 @@ class StaticReferences:
     hand): the same checks as over HTTP, without a running assessment service."""
 
     def __init__(
-        self, factory_ids: Iterable[str], assessments: Iterable[AssessmentRef] = ()
+        self, factory_countries: Mapping[str, str | None], assessments: Iterable[AssessmentRef] = ()
     ) -> None:
-        self.factory_ids = set(factory_ids)
+        self.countries = dict(factory_countries)
         self.assessments = {a.id: a for a in assessments}
 
-    async def missing_factories(self, factory_ids: Iterable[str]) -> list[str]:
-        return [fid for fid in factory_ids if fid not in self.factory_ids]
+    async def factory_countries(self, factory_ids: Iterable[str]) -> dict[str, str | None]:
+        return {fid: self.countries[fid] for fid in factory_ids if fid in self.countries}
 
     async def assessment(self, assessment_id: str) -> AssessmentRef | None:
         return self.assessments.get(assessment_id)

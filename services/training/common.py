@@ -17,6 +17,8 @@ ReferenceId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za
 CatCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+# ISO 3166-1 alpha-2, as the assessment service records a factory's country.
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
 def today() -> date:

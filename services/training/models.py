@@ -3,6 +3,12 @@ metadata (and migrations).
 
 Factory, assessment and finding ids are references into the assessment service: plain strings,
 checked over HTTP when written, never foreign keys.
+
+``country`` on every row that belongs to a country programme (factory-owned rows copy their
+factory's country from the assessment service when they are created; sessions and seminars
+carry the country they take place in) is what the kernel's country scope filters on
+(services/common/scope.py). Children (members, meetings, participants, item history) follow their
+parent's. A row with no country is seen only by callers without a country limit.
 """
 
 from datetime import date, datetime
@@ -36,6 +42,11 @@ def _json_list() -> Any:
     return Field(default_factory=list, sa_type=JSON, nullable=False)
 
 
+def _country() -> Any:
+    """ISO 3166-1 alpha-2 code of the country programme the row belongs to."""
+    return Field(default=None, max_length=2, index=True)
+
+
 class Course(TrainingTable, Versioned, table=True):
     __tablename__ = "course"
 
@@ -62,6 +73,7 @@ class TrainingSession(TrainingTable, Versioned, table=True):
     venue: str | None = Field(default=None, max_length=300)
     delivery: str = Field(max_length=20)
     factory_ids: list[str] = _json_list()
+    country: str | None = _country()
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -96,6 +108,7 @@ class AdvisoryVisit(TrainingTable, Versioned, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     factory_id: str = Field(max_length=40, index=True)
+    country: str | None = _country()
     visit_date: date = Field(index=True)
     advisors: list[str] = _json_list()
     topics: list[str] = _json_list()
@@ -112,6 +125,7 @@ class Committee(TrainingTable, Versioned, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     factory_id: str = Field(max_length=40, unique=True)
+    country: str | None = _country()
     name: str | None = Field(default=None, max_length=300)
     established_on: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -155,6 +169,7 @@ class ImprovementPlan(TrainingTable, Versioned, table=True):
     id: str = Field(primary_key=True, max_length=40)
     factory_id: str = Field(max_length=40, index=True)
     assessment_id: str = Field(max_length=40, index=True)
+    country: str | None = _country()
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -164,6 +179,7 @@ class ImprovementItem(TrainingTable, Versioned, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     plan_id: str = Field(foreign_key="improvement_plan.id", max_length=40, index=True)
+    country: str | None = _country()
     factory_id: str = Field(max_length=40, index=True)
     compliance_point_code: str = Field(max_length=40)
     finding_question_code: str | None = Field(default=None, max_length=40)
@@ -196,6 +212,7 @@ class Seminar(TrainingTable, Versioned, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     kind: str = Field(max_length=30, index=True)
+    country: str | None = _country()
     event_date: date = Field(index=True)
     topic: str = Field(max_length=500)
     organisations: list[str] = _json_list()

@@ -5,7 +5,8 @@ through this service's own functions (so every write lands in the change feed), 
 factories and assessments handed in as the reference set instead of HTTP look-ups. Seeded
 random: the same input gives the same activity. Idempotent: a second call changes nothing.
 
-``factories``: dicts with at least ``id`` (optionally ``workforce_women`` / ``workforce_men``).
+``factories``: dicts with at least ``id`` (optionally ``country``, else ``country``'s value, and
+``workforce_women`` / ``workforce_men``). Seminars are held by the ``country`` programme.
 ``assessments``: dicts with ``id`` and ``factory_id``, optionally ``visit_start`` (ISO date) and
 ``findings`` (``question_code``, ``compliance_point_code``, ``non_compliant``); assessments with
 non-compliant findings get an improvement plan, one item per non-compliant compliance point.
@@ -57,10 +58,12 @@ async def seed_demo(
     factories: list[dict[str, Any]],
     assessments: list[dict[str, Any]],
     seed: int = 2024,
+    country: str = "UZ",
 ) -> None:
     rng = random.Random(seed)
     references = StaticReferences(
-        [f["id"] for f in factories], [_assessment_ref(a) for a in assessments]
+        {f["id"]: f.get("country", country) for f in factories},
+        [_assessment_ref(a) for a in assessments],
     )
     async with database.sessionmaker() as session:
         exists = await session.execute(
@@ -74,10 +77,12 @@ async def seed_demo(
                 session,
                 SeminarCreate(
                     **seminar,
+                    country=country,
                     venue="Toshkent",
                     participants_women=rng.randint(8, 30),
                     participants_men=rng.randint(6, 25),
                 ),
+                SEEDER,
             )
         ids = [f["id"] for f in factories]
         for factory in factories:
@@ -150,6 +155,7 @@ async def _one_session(
             factory_ids=factory_ids,
         ),
         references,
+        SEEDER,
     )
     roles = {
         "supervisory_skills": ["supervisor"],
@@ -167,7 +173,7 @@ async def _one_session(
                 "completed": attended and rng.random() > 0.08,
             }
         )
-    await replace_attendance(session, await get_session(session, training.id), rows)
+    await replace_attendance(session, await get_session(session, training.id, SEEDER), rows)
 
 
 async def _sessions_in_factory(
@@ -210,6 +216,7 @@ async def _advisory_visits(
                 notes="Follow-up with the bipartite committee.",
             ),
             references,
+            SEEDER,
         )
 
 
@@ -245,6 +252,7 @@ async def _committee(
         session,
         CommitteeCreate(factory_id=factory_id, established_on=established, members=members),
         references,
+        SEEDER,
     )
     roster = [m.id for m in await members_of(session, committee.id)]
     meeting_day = established + timedelta(days=14)
@@ -293,7 +301,7 @@ async def _improvement_plan(
             factory_id=assessment["factory_id"], assessment_id=assessment["id"], items=items
         ),
         references,
-        SEEDER.subject,
+        SEEDER,
         created_on=created_on,
     )
     today = date.today()

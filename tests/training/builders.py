@@ -6,19 +6,29 @@ from datetime import date
 from typing import Any
 
 import httpx
+import jwt
 
 from tests.support import auth_header
 
 STAFF = auth_header("staff")
+STAFF_UZ = auth_header("staff", country="UZ")
+STAFF_KH = auth_header("staff", country="KH")
 ADMIN = auth_header("admin")
 PROBLEM = "application/problem+json"
 
 
 class FakeAssessment:
-    """The assessment service's read endpoints, answered from memory; ``down`` refuses calls."""
+    """The assessment service's read endpoints, answered from memory; ``down`` refuses calls.
+    Factories have a country (A, B, C in Uzbekistan, K in Cambodia); like the real service, a
+    country-limited staff token does not see another country's factories."""
 
     def __init__(self) -> None:
-        self.factories: set[str] = {"fac_A", "fac_B", "fac_C"}
+        self.factories: dict[str, str] = {
+            "fac_A": "UZ",
+            "fac_B": "UZ",
+            "fac_C": "UZ",
+            "fac_K": "KH",
+        }
         self.assessments: dict[str, dict[str, Any]] = {}
         self.down = False
         self.calls: list[str] = []
@@ -35,8 +45,11 @@ class FakeAssessment:
         assert request.headers["authorization"].startswith("Bearer ")
         parts = request.url.path.strip("/").split("/")
         if parts[:2] == ["v1", "factories"] and len(parts) == 3:
-            if parts[2] in self.factories:
-                return httpx.Response(200, json={"id": parts[2], "name": "Factory"})
+            country = self.factories.get(parts[2])
+            if country is not None and _in_scope(request, country):
+                return httpx.Response(
+                    200, json={"id": parts[2], "name": "Factory", "country": country}
+                )
         elif parts[:2] == ["v1", "assessments"] and parts[2] in self.assessments:
             found = self.assessments[parts[2]]
             if len(parts) == 3:
@@ -44,6 +57,12 @@ class FakeAssessment:
             if parts[3:] == ["findings"]:
                 return httpx.Response(200, json={"items": found["findings"], "next_cursor": None})
         return httpx.Response(404, json={"status": 404, "title": "Not Found"})
+
+
+def _in_scope(request: httpx.Request, country: str) -> bool:
+    token = request.headers["authorization"].removeprefix("Bearer ")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return claims.get("role") != "staff" or claims.get("country") in (None, country)
 
 
 def finding(question: str, point: str, non_compliant: bool | None = True) -> dict[str, Any]:

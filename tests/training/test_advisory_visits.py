@@ -38,6 +38,7 @@ async def test_log_a_visit_and_correct_it(client: httpx.AsyncClient) -> None:
     assert events[1]["payload"] == {
         "id": created.json()["id"],
         "factory_id": "fac_A",
+        "country": "UZ",
         "visit_date": "2024-06-13",
         "advisors": ["Aziza Yusupova", "Bekzod Rahimov"],
         "topics": ["OSH"],

@@ -126,6 +126,7 @@ async def test_meeting_records_attendance_and_minutes(
         "id": meeting.json()["id"],
         "committee_id": committee["id"],
         "factory_id": "fac_A",
+        "country": "UZ",
         "meeting_date": "2024-04-10",
         "attendees_total": 4,
         "attendees_women": 3,

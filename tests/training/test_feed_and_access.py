@@ -29,30 +29,34 @@ CONTRACT = {
         "end_date",
         "delivery",
         "venue",
+        "country",
         "factory_ids",
         "participants",
     },
     "advisory_visit": {
         "id",
         "factory_id",
+        "country",
         "visit_date",
         "advisors",
         "topics",
         "compliance_point_codes",
     },
-    "committee": {"id", "factory_id", "members"},
+    "committee": {"id", "factory_id", "country", "members"},
     "committee_meeting": {
         "id",
         "committee_id",
         "factory_id",
+        "country",
         "meeting_date",
         "attendees_total",
         "attendees_women",
     },
-    "improvement_plan": {"id", "factory_id", "assessment_id", "items"},
+    "improvement_plan": {"id", "factory_id", "country", "assessment_id", "items"},
     "seminar": {
         "id",
         "kind",
+        "country",
         "event_date",
         "topic",
         "organisations",
@@ -136,7 +140,12 @@ async def every_kind_of_write(client: httpx.AsyncClient, fake: FakeAssessment) -
             headers={**STAFF, "if-match": f'"{plan["items"][0]["id"]}.v1"'},
         )
     )
-    seminar = {"kind": "industry_seminar", "event_date": "2024-10-01", "topic": "OSH"}
+    seminar = {
+        "kind": "industry_seminar",
+        "country": "UZ",
+        "event_date": "2024-10-01",
+        "topic": "OSH",
+    }
     await ok(await client.post("/v1/seminars", json=seminar, headers=STAFF))
     return writes
 

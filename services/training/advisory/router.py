@@ -21,9 +21,9 @@ async def create_visit(
     response: Response,
     session: AsyncSession = Depends(get_session),
     references: AssessmentClient = Depends(assessment_references),
-    _caller: Principal = Depends(WRITE),
+    caller: Principal = Depends(WRITE),
 ) -> VisitRead:
-    visit = await service.create_visit(session, body, references)
+    visit = await service.create_visit(session, body, references, caller)
     set_etag(response, visit.id, visit.version)
     return VisitRead.model_validate(visit)
 
@@ -67,9 +67,9 @@ async def update_visit(
     request: Request,
     response: Response,
     session: AsyncSession = Depends(get_session),
-    _caller: Principal = Depends(WRITE),
+    caller: Principal = Depends(WRITE),
 ) -> VisitRead:
-    visit = await service.get_visit(session, visit_id)
+    visit = await service.get_visit(session, visit_id, caller)
     check_if_match(request, visit.id, visit.version)
     visit = await service.update_visit(session, visit, body)
     set_etag(response, visit.id, visit.version)

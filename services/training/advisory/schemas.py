@@ -31,6 +31,7 @@ class VisitRead(BaseModel):
 
     id: str
     factory_id: str
+    country: str | None
     visit_date: date
     advisors: list[str]
     topics: list[str]

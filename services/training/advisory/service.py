@@ -11,14 +11,27 @@ from services.common.auth import Principal
 from services.common.etag import commit_update
 from services.common.ids import new_id
 from services.common.pagination import PageParams, paginate
-from services.training.access import NothingVisible, fetch_owned, visible_factory_filter
+from services.training.access import (
+    NothingVisible,
+    fetch_owned,
+    in_scope,
+    visible_factory_filter,
+)
 from services.training.advisory.schemas import VisitCreate, VisitRead, VisitUpdate
 from services.training.assessment_client import References, require_factories
 from services.training.common import changes
 from services.training.events import record_event
 from services.training.models import AdvisoryVisit
 
-PAYLOAD_FIELDS = {"id", "factory_id", "visit_date", "advisors", "topics", "compliance_point_codes"}
+PAYLOAD_FIELDS = {
+    "id",
+    "factory_id",
+    "country",
+    "visit_date",
+    "advisors",
+    "topics",
+    "compliance_point_codes",
+}
 
 
 def visit_payload(visit: AdvisoryVisit) -> dict[str, Any]:
@@ -26,10 +39,10 @@ def visit_payload(visit: AdvisoryVisit) -> dict[str, Any]:
 
 
 async def create_visit(
-    session: AsyncSession, data: VisitCreate, references: References
+    session: AsyncSession, data: VisitCreate, references: References, principal: Principal
 ) -> AdvisoryVisit:
-    await require_factories(references, [data.factory_id], "body.factory_id")
-    visit = AdvisoryVisit(id=new_id("adv"), **data.model_dump())
+    countries = await require_factories(references, [data.factory_id], "body.factory_id", principal)
+    visit = AdvisoryVisit(id=new_id("adv"), country=countries[data.factory_id], **data.model_dump())
     session.add(visit)
     await session.flush()
     await record_event(session, "advisory_visit.created", visit.id, visit_payload(visit))
@@ -37,9 +50,7 @@ async def create_visit(
     return visit
 
 
-async def get_visit(
-    session: AsyncSession, visit_id: str, principal: Principal | None = None
-) -> AdvisoryVisit:
+async def get_visit(session: AsyncSession, visit_id: str, principal: Principal) -> AdvisoryVisit:
     return await fetch_owned(session, AdvisoryVisit, visit_id, "Advisory visit", principal)
 
 
@@ -64,7 +75,7 @@ async def list_visits(
     visited_from: date | None = None,
     visited_to: date | None = None,
 ) -> tuple[list[AdvisoryVisit], str | None]:
-    stmt = select(AdvisoryVisit)
+    stmt = select(AdvisoryVisit).where(in_scope(AdvisoryVisit, principal))
     try:
         factory_id = visible_factory_filter(principal, factory_id)
     except NothingVisible:

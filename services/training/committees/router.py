@@ -3,6 +3,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import get_read_session, get_session
 from services.common.auth import Principal
+from services.common.etag import if_match_exempt
 from services.common.pagination import Page, PageParams, page_params
 from services.training.access import READ, WRITE
 from services.training.assessment_client import AssessmentClient, assessment_references
@@ -28,9 +29,9 @@ async def create_committee(
     response: Response,
     session: AsyncSession = Depends(get_session),
     references: AssessmentClient = Depends(assessment_references),
-    _caller: Principal = Depends(WRITE),
+    caller: Principal = Depends(WRITE),
 ) -> CommitteeRead:
-    committee = await service.create_committee(session, body, references)
+    committee = await service.create_committee(session, body, references, caller)
     set_etag(response, committee.id, committee.version)
     return await service.committee_read(session, committee)
 
@@ -66,9 +67,9 @@ async def update_committee(
     request: Request,
     response: Response,
     session: AsyncSession = Depends(get_session),
-    _caller: Principal = Depends(WRITE),
+    caller: Principal = Depends(WRITE),
 ) -> CommitteeRead:
-    committee = await service.get_committee(session, committee_id)
+    committee = await service.get_committee(session, committee_id, caller)
     check_if_match(request, committee.id, committee.version)
     committee = await service.update_committee(session, committee, body)
     set_etag(response, committee.id, committee.version)
@@ -76,16 +77,23 @@ async def update_committee(
 
 
 @router.post(
-    "/{committee_id}/members", status_code=201, response_model=MemberRead, summary="Add a member"
+    "/{committee_id}/members",
+    status_code=201,
+    response_model=MemberRead,
+    summary="Add a member",
+    openapi_extra=if_match_exempt(
+        "Adds a new member, a resource of its own; nothing existing is overwritten, and the "
+        "committee row is locked so concurrent additions queue and none is lost."
+    ),
 )
 async def add_member(
     committee_id: str,
     body: MemberCreate,
     response: Response,
     session: AsyncSession = Depends(get_session),
-    _caller: Principal = Depends(WRITE),
+    caller: Principal = Depends(WRITE),
 ) -> MemberRead:
-    member = await service.add_member(session, committee_id, body)
+    member = await service.add_member(session, committee_id, body, caller)
     set_etag(response, member.id, member.version)
     return MemberRead.model_validate(member)
 
@@ -102,9 +110,9 @@ async def update_member(
     request: Request,
     response: Response,
     session: AsyncSession = Depends(get_session),
-    _caller: Principal = Depends(WRITE),
+    caller: Principal = Depends(WRITE),
 ) -> MemberRead:
-    committee = await service.lock_committee(session, committee_id)
+    committee = await service.lock_committee(session, committee_id, caller)
     member = await service.get_member(session, committee.id, member_id)
     check_if_match(request, member.id, member.version)
     member = await service.update_member(session, committee, member, body)
@@ -117,14 +125,17 @@ async def update_member(
     status_code=201,
     response_model=MeetingRead,
     summary="Record a meeting with its attendance and minutes",
+    openapi_extra=if_match_exempt(
+        "Records a new meeting, a resource of its own; nothing existing is overwritten."
+    ),
 )
 async def record_meeting(
     committee_id: str,
     body: MeetingCreate,
     session: AsyncSession = Depends(get_session),
-    _caller: Principal = Depends(WRITE),
+    caller: Principal = Depends(WRITE),
 ) -> MeetingRead:
-    committee = await service.get_committee(session, committee_id)
+    committee = await service.get_committee(session, committee_id, caller)
     return MeetingRead.model_validate(await service.record_meeting(session, committee, body))
 
 

@@ -82,6 +82,7 @@ class CommitteeUpdate(BaseModel):
 class CommitteeRead(BaseModel):
     id: str
     factory_id: str
+    country: str | None
     name: str | None
     established_on: date | None
     members: list[MemberRead]

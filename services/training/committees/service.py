@@ -21,7 +21,12 @@ from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem, conflict, not_found
-from services.training.access import NothingVisible, fetch_owned, visible_factory_filter
+from services.training.access import (
+    NothingVisible,
+    fetch_owned,
+    in_scope,
+    visible_factory_filter,
+)
 from services.training.assessment_client import References, require_factories
 from services.training.committees.schemas import (
     CommitteeCreate,
@@ -70,6 +75,7 @@ async def committee_read(session: AsyncSession, committee: Committee) -> Committ
     return CommitteeRead(
         id=committee.id,
         factory_id=committee.factory_id,
+        country=committee.country,
         name=committee.name,
         established_on=committee.established_on,
         members=[MemberRead.model_validate(m) for m in members],
@@ -86,6 +92,7 @@ async def _emit(session: AsyncSession, event_type: str, committee: Committee) ->
     payload: dict[str, Any] = {
         "id": committee.id,
         "factory_id": committee.factory_id,
+        "country": committee.country,
         "name": committee.name,
         "members": counts.model_dump(),
     }
@@ -99,13 +106,14 @@ def _check_single_chair(members: list[MemberCreate]) -> None:
 
 
 async def create_committee(
-    session: AsyncSession, data: CommitteeCreate, references: References
+    session: AsyncSession, data: CommitteeCreate, references: References, principal: Principal
 ) -> Committee:
-    await require_factories(references, [data.factory_id], "body.factory_id")
+    countries = await require_factories(references, [data.factory_id], "body.factory_id", principal)
     _check_single_chair(data.members)
     committee = Committee(
         id=new_id("com"),
         factory_id=data.factory_id,
+        country=countries[data.factory_id],
         name=data.name,
         established_on=data.established_on,
     )
@@ -125,14 +133,16 @@ async def create_committee(
 
 
 async def get_committee(
-    session: AsyncSession, committee_id: str, principal: Principal | None = None
+    session: AsyncSession, committee_id: str, principal: Principal
 ) -> Committee:
     return await fetch_owned(session, Committee, committee_id, "Committee", principal)
 
 
-async def lock_committee(session: AsyncSession, committee_id: str) -> Committee:
+async def lock_committee(
+    session: AsyncSession, committee_id: str, principal: Principal
+) -> Committee:
     """The committee row, locked until commit (PostgreSQL; SQLite writers queue anyway)."""
-    return await fetch_owned(session, Committee, committee_id, "Committee", lock=True)
+    return await fetch_owned(session, Committee, committee_id, "Committee", principal, lock=True)
 
 
 async def update_committee(
@@ -157,11 +167,11 @@ async def _step_down_other_chairs(
 
 
 async def add_member(
-    session: AsyncSession, committee_id: str, data: MemberCreate
+    session: AsyncSession, committee_id: str, data: MemberCreate, principal: Principal
 ) -> CommitteeMember:
+    committee = await lock_committee(session, committee_id, principal)
     if data.is_chair and data.left_on is not None:
         raise Problem(422, "A member who has left cannot be the chair.")
-    committee = await lock_committee(session, committee_id)
     member = CommitteeMember(id=new_id("mem"), committee_id=committee.id, **data.model_dump())
     session.add(member)
     if member.is_chair:
@@ -249,6 +259,7 @@ async def record_meeting(
             "id": meeting.id,
             "committee_id": committee.id,
             "factory_id": committee.factory_id,
+            "country": committee.country,
             "meeting_date": meeting.meeting_date.isoformat(),
             "attendees_total": meeting.attendees_total,
             "attendees_women": meeting.attendees_women,
@@ -261,7 +272,7 @@ async def record_meeting(
 async def list_committees(
     session: AsyncSession, params: PageParams, principal: Principal, factory_id: str | None
 ) -> tuple[list[Committee], str | None]:
-    stmt = select(Committee)
+    stmt = select(Committee).where(in_scope(Committee, principal))
     try:
         factory_id = visible_factory_filter(principal, factory_id)
     except NothingVisible:

@@ -5,8 +5,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import get_read_session, get_session
 from services.common.auth import Principal
+from services.common.etag import if_match_exempt
 from services.common.pagination import Page, PageParams, page_params
-from services.training.access import READ, UPDATE_ITEM_STATUS, WRITE, ensure_factory_visible
+from services.training.access import READ, UPDATE_ITEM_STATUS, WRITE
 from services.training.assessment_client import AssessmentClient, assessment_references
 from services.training.common import check_if_match, set_etag
 from services.training.improvement_plans import service
@@ -39,7 +40,7 @@ async def create_plan(
     references: AssessmentClient = Depends(assessment_references),
     caller: Principal = Depends(WRITE),
 ) -> PlanRead:
-    plan = await service.create_plan(session, body, references, caller.subject)
+    plan = await service.create_plan(session, body, references, caller)
     set_etag(response, plan.id, plan.version)
     [read] = await service.plan_reads(session, [plan])
     return read
@@ -99,6 +100,10 @@ async def get_plan(
     status_code=201,
     response_model=list[ItemRead],
     summary="Add items (checked against the plan's assessment)",
+    openapi_extra=if_match_exempt(
+        "Adds new items, resources of their own; nothing existing is overwritten, and the plan "
+        "row is locked so concurrent additions queue and none is lost."
+    ),
 )
 async def add_items(
     plan_id: str,
@@ -109,11 +114,11 @@ async def add_items(
     caller: Principal = Depends(WRITE),
 ) -> list[ItemRead]:
     # Check with the assessment service before the write transaction takes any lock.
-    plan = await service.get_plan(read_session, plan_id)
+    plan = await service.get_plan(read_session, plan_id, caller)
     read_session.expunge(plan)
     await read_session.rollback()
     await service.verify_item_references(references, plan, body.items)
-    items = await service.add_items(session, plan_id, body.items, caller.subject)
+    items = await service.add_items(session, plan_id, body.items, caller)
     return await service.item_reads(session, items)
 
 
@@ -148,8 +153,7 @@ async def update_item(
     session: AsyncSession = Depends(get_session),
     caller: Principal = Depends(UPDATE_ITEM_STATUS),
 ) -> ItemRead:
-    plan = await service.lock_plan(session, plan_id)
-    ensure_factory_visible(caller, plan.factory_id, "Improvement plan", plan_id)
+    plan = await service.lock_plan(session, plan_id, caller)
     item = await service.get_item(session, plan, item_id)
     check_if_match(request, item.id, item.version)
     item = await service.update_item(session, plan, item, body, caller)

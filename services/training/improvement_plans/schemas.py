@@ -66,6 +66,7 @@ class ItemRead(BaseModel):
     id: str
     plan_id: str
     factory_id: str
+    country: str | None
     compliance_point_code: str
     finding_question_code: str | None
     action: str
@@ -89,6 +90,7 @@ class Progress(BaseModel):
 class PlanRead(BaseModel):
     id: str
     factory_id: str
+    country: str | None
     assessment_id: str
     items: list[ItemRead]
     progress: Progress

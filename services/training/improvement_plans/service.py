@@ -21,7 +21,12 @@ from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem, conflict, not_found
-from services.training.access import NothingVisible, fetch_owned, visible_factory_filter
+from services.training.access import (
+    NothingVisible,
+    fetch_owned,
+    in_scope,
+    visible_factory_filter,
+)
 from services.training.assessment_client import References, require_factories
 from services.training.common import changes, today
 from services.training.events import record_event
@@ -46,13 +51,17 @@ from services.training.vocabulary import ItemStatus
 FACTORY_MAY_CHANGE = {"status", "effective_date", "note"}
 
 
-async def verify_plan_references(references: References, data: PlanCreate) -> None:
-    """Factory, assessment and findings, checked with the assessment service before any write."""
-    await require_factories(references, [data.factory_id], "body.factory_id")
+async def verify_plan_references(
+    references: References, data: PlanCreate, principal: Principal
+) -> str | None:
+    """Factory, assessment and findings, checked with the assessment service before any write;
+    the factory's country, which the plan and its items record."""
+    countries = await require_factories(references, [data.factory_id], "body.factory_id", principal)
     assessment = check_assessment(
         await references.assessment(data.assessment_id), data.assessment_id, data.factory_id
     )
     check_items(assessment, data.items)
+    return countries[data.factory_id]
 
 
 async def verify_item_references(
@@ -74,7 +83,11 @@ async def _insert_items(
     """New items, each with its first history entry (pending, dated ``on``)."""
     rows = [
         ImprovementItem(
-            id=new_id("itm"), plan_id=plan.id, factory_id=plan.factory_id, **data.model_dump()
+            id=new_id("itm"),
+            plan_id=plan.id,
+            factory_id=plan.factory_id,
+            country=plan.country,
+            **data.model_dump(),
         )
         for data in items
     ]
@@ -98,12 +111,15 @@ async def create_plan(
     session: AsyncSession,
     data: PlanCreate,
     references: References,
-    changed_by: str,
+    principal: Principal,
     created_on: date | None = None,
 ) -> ImprovementPlan:
-    await verify_plan_references(references, data)
+    country = await verify_plan_references(references, data, principal)
     plan = ImprovementPlan(
-        id=new_id("imp"), factory_id=data.factory_id, assessment_id=data.assessment_id
+        id=new_id("imp"),
+        factory_id=data.factory_id,
+        country=country,
+        assessment_id=data.assessment_id,
     )
     session.add(plan)
     try:
@@ -114,31 +130,31 @@ async def create_plan(
             f"Factory {data.factory_id!r} already has a plan for assessment "
             f"{data.assessment_id!r}; add items to it instead."
         ) from exc
-    await _insert_items(session, plan, data.items, changed_by, created_on or today())
+    await _insert_items(session, plan, data.items, principal.subject, created_on or today())
     await _emit(session, "improvement_plan.created", plan)
     await session.commit()
     return plan
 
 
-async def get_plan(
-    session: AsyncSession, plan_id: str, principal: Principal | None = None
-) -> ImprovementPlan:
+async def get_plan(session: AsyncSession, plan_id: str, principal: Principal) -> ImprovementPlan:
     return await fetch_owned(session, ImprovementPlan, plan_id, "Improvement plan", principal)
 
 
-async def lock_plan(session: AsyncSession, plan_id: str) -> ImprovementPlan:
-    return await fetch_owned(session, ImprovementPlan, plan_id, "Improvement plan", lock=True)
+async def lock_plan(session: AsyncSession, plan_id: str, principal: Principal) -> ImprovementPlan:
+    return await fetch_owned(
+        session, ImprovementPlan, plan_id, "Improvement plan", principal, lock=True
+    )
 
 
 async def add_items(
     session: AsyncSession,
     plan_id: str,
     items: list[ItemCreate],
-    changed_by: str,
+    principal: Principal,
 ) -> list[ImprovementItem]:
     """Items must already be checked with :func:`verify_item_references`."""
-    plan = await lock_plan(session, plan_id)
-    rows = await _insert_items(session, plan, items, changed_by, today())
+    plan = await lock_plan(session, plan_id, principal)
+    rows = await _insert_items(session, plan, items, principal.subject, today())
     plan.updated_at = utcnow()
     await _emit(session, "improvement_plan.updated", plan)
     await session.commit()
@@ -222,6 +238,7 @@ async def item_reads(
             id=i.id,
             plan_id=i.plan_id,
             factory_id=i.factory_id,
+            country=i.country,
             compliance_point_code=i.compliance_point_code,
             finding_question_code=i.finding_question_code,
             action=i.action,
@@ -251,6 +268,7 @@ async def plan_reads(session: AsyncSession, plans: list[ImprovementPlan]) -> lis
             PlanRead(
                 id=plan.id,
                 factory_id=plan.factory_id,
+                country=plan.country,
                 assessment_id=plan.assessment_id,
                 items=items,
                 progress=progress,
@@ -268,6 +286,7 @@ async def _emit(session: AsyncSession, event_type: str, plan: ImprovementPlan) -
     payload = {
         "id": plan.id,
         "factory_id": plan.factory_id,
+        "country": plan.country,
         "assessment_id": plan.assessment_id,
         "items": [
             {
@@ -292,7 +311,7 @@ async def list_plans(
     factory_id: str | None = None,
     assessment_id: str | None = None,
 ) -> tuple[list[ImprovementPlan], str | None]:
-    stmt = select(ImprovementPlan)
+    stmt = select(ImprovementPlan).where(in_scope(ImprovementPlan, principal))
     try:
         factory_id = visible_factory_filter(principal, factory_id)
     except NothingVisible:
@@ -318,7 +337,7 @@ async def list_items(
 ) -> tuple[list[ImprovementItem], str | None]:
     """Items across plans or of one plan; ``overdue=True``: past due and not completed."""
     as_of = as_of or today()
-    stmt = select(ImprovementItem)
+    stmt = select(ImprovementItem).where(in_scope(ImprovementItem, principal))
     try:
         factory_id = visible_factory_filter(principal, factory_id)
     except NothingVisible:

@@ -20,9 +20,9 @@ async def create_seminar(
     body: SeminarCreate,
     response: Response,
     session: AsyncSession = Depends(get_session),
-    _caller: Principal = Depends(WRITE),
+    caller: Principal = Depends(WRITE),
 ) -> SeminarRead:
-    seminar = await service.create_seminar(session, body)
+    seminar = await service.create_seminar(session, body, caller)
     set_etag(response, seminar.id, seminar.version)
     return SeminarRead.model_validate(seminar)
 
@@ -34,10 +34,10 @@ async def list_seminars(
     held_to: date | None = None,
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_read_session),
-    _caller: Principal = Depends(READ_SEMINARS),
+    caller: Principal = Depends(READ_SEMINARS),
 ) -> Page[SeminarRead]:
     rows, next_cursor = await service.list_seminars(
-        session, params, kind=kind, held_from=held_from, held_to=held_to
+        session, params, caller, kind=kind, held_from=held_from, held_to=held_to
     )
     return Page(items=[SeminarRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
@@ -47,9 +47,9 @@ async def get_seminar(
     seminar_id: str,
     response: Response,
     session: AsyncSession = Depends(get_read_session),
-    _caller: Principal = Depends(READ_SEMINARS),
+    caller: Principal = Depends(READ_SEMINARS),
 ) -> SeminarRead:
-    seminar = await service.get_seminar(session, seminar_id)
+    seminar = await service.get_seminar(session, seminar_id, caller)
     set_etag(response, seminar.id, seminar.version)
     return SeminarRead.model_validate(seminar)
 
@@ -61,10 +61,10 @@ async def update_seminar(
     request: Request,
     response: Response,
     session: AsyncSession = Depends(get_session),
-    _caller: Principal = Depends(WRITE),
+    caller: Principal = Depends(WRITE),
 ) -> SeminarRead:
-    seminar = await service.get_seminar(session, seminar_id)
+    seminar = await service.get_seminar(session, seminar_id, caller)
     check_if_match(request, seminar.id, seminar.version)
-    seminar = await service.update_seminar(session, seminar, body)
+    seminar = await service.update_seminar(session, seminar, body, caller)
     set_etag(response, seminar.id, seminar.version)
     return SeminarRead.model_validate(seminar)

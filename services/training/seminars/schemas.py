@@ -2,7 +2,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.training.common import Label
+from services.training.common import CountryCode, Label
 from services.training.vocabulary import SeminarKind
 
 Count = Field(default=0, ge=0, le=100_000)
@@ -12,6 +12,10 @@ class SeminarCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: SeminarKind
+    country: CountryCode | None = Field(
+        default=None,
+        description="The country programme holding it; a country-limited token's own by default.",
+    )
     event_date: date
     topic: str = Field(min_length=1, max_length=500)
     organisations: list[Label] = Field(default_factory=list, max_length=100)
@@ -25,6 +29,7 @@ class SeminarUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: SeminarKind | None = None
+    country: CountryCode | None = None
     event_date: date | None = None
     topic: str | None = Field(default=None, min_length=1, max_length=500)
     organisations: list[Label] | None = Field(default=None, max_length=100)
@@ -39,6 +44,7 @@ class SeminarRead(BaseModel):
 
     id: str
     kind: SeminarKind
+    country: str | None
     event_date: date
     topic: str
     organisations: list[str]

@@ -1,4 +1,5 @@
-"""Industry seminars, PAC meetings and other stakeholder events (no factory, so no HTTP check)."""
+"""Industry seminars, PAC meetings and other stakeholder events (no factory, so no HTTP check).
+Each belongs to the country programme that holds it; the country scope filters on it."""
 
 from datetime import date
 from typing import Any
@@ -7,10 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.common.auth import Principal
 from services.common.etag import commit_update
 from services.common.ids import new_id
 from services.common.pagination import PageParams, paginate
-from services.common.problems import not_found
+from services.training.access import country_for_new_record, fetch_owned, in_scope
 from services.training.common import changes
 from services.training.events import record_event
 from services.training.models import Seminar
@@ -19,6 +21,7 @@ from services.training.seminars.schemas import SeminarCreate, SeminarRead, Semin
 PAYLOAD_FIELDS = {
     "id",
     "kind",
+    "country",
     "event_date",
     "topic",
     "organisations",
@@ -31,8 +34,11 @@ def seminar_payload(seminar: Seminar) -> dict[str, Any]:
     return SeminarRead.model_validate(seminar).model_dump(mode="json", include=PAYLOAD_FIELDS)
 
 
-async def create_seminar(session: AsyncSession, data: SeminarCreate) -> Seminar:
-    seminar = Seminar(id=new_id("sem"), **data.model_dump())
+async def create_seminar(
+    session: AsyncSession, data: SeminarCreate, principal: Principal
+) -> Seminar:
+    country = country_for_new_record(principal, data.country)
+    seminar = Seminar(id=new_id("sem"), **{**data.model_dump(), "country": country})
     session.add(seminar)
     await session.flush()
     await record_event(session, "seminar.created", seminar.id, seminar_payload(seminar))
@@ -40,20 +46,22 @@ async def create_seminar(session: AsyncSession, data: SeminarCreate) -> Seminar:
     return seminar
 
 
-async def get_seminar(session: AsyncSession, seminar_id: str) -> Seminar:
-    seminar = await session.get(Seminar, seminar_id)
-    if seminar is None:
-        raise not_found("Seminar", seminar_id)
-    return seminar
+async def get_seminar(session: AsyncSession, seminar_id: str, principal: Principal) -> Seminar:
+    return await fetch_owned(session, Seminar, seminar_id, "Seminar", principal)
 
 
-async def update_seminar(session: AsyncSession, seminar: Seminar, data: SeminarUpdate) -> Seminar:
-    required = {"kind", "event_date", "topic", "organisations"}
+async def update_seminar(
+    session: AsyncSession, seminar: Seminar, data: SeminarUpdate, principal: Principal
+) -> Seminar:
+    required = {"kind", "country", "event_date", "topic", "organisations"}
     required |= {"participants_women", "participants_men"}
+    fields = changes(data, required=required)
+    if "country" in fields:
+        fields["country"] = country_for_new_record(principal, fields["country"])
     await commit_update(
         session,
         seminar,
-        changes(data, required=required),
+        fields,
         lambda: record_event(session, "seminar.updated", seminar.id, seminar_payload(seminar)),
     )
     return seminar
@@ -62,12 +70,13 @@ async def update_seminar(session: AsyncSession, seminar: Seminar, data: SeminarU
 async def list_seminars(
     session: AsyncSession,
     params: PageParams,
+    principal: Principal,
     *,
     kind: str | None = None,
     held_from: date | None = None,
     held_to: date | None = None,
 ) -> tuple[list[Seminar], str | None]:
-    stmt = select(Seminar)
+    stmt = select(Seminar).where(in_scope(Seminar, principal))
     if kind is not None:
         stmt = stmt.where(col(Seminar.kind) == kind)
     if held_from is not None:

@@ -11,7 +11,7 @@ from services.training.access import READ, WRITE
 from services.training.assessment_client import (
     AssessmentClient,
     assessment_references,
-    require_factories,
+    require_factories_country,
 )
 from services.training.common import check_if_match, set_etag
 from services.training.sessions import service
@@ -44,7 +44,7 @@ async def create_session(
     references: AssessmentClient = Depends(assessment_references),
     caller: Principal = Depends(WRITE),
 ) -> SessionRead:
-    training = await service.create_session(session, body, references)
+    training = await service.create_session(session, body, references, caller)
     return await _read_one(session, training.id, caller, response)
 
 
@@ -87,15 +87,22 @@ async def update_session(
     body: SessionUpdate,
     request: Request,
     response: Response,
+    read_session: AsyncSession = Depends(get_read_session),
     session: AsyncSession = Depends(get_session),
     references: AssessmentClient = Depends(assessment_references),
     caller: Principal = Depends(WRITE),
 ) -> SessionRead:
+    # 404 before anything else; then the HTTP check, before the write transaction takes a lock.
+    await service.get_session(read_session, session_id, caller)
+    await read_session.rollback()
+    country = None
     if body.factory_ids:
-        await require_factories(references, body.factory_ids, "body.factory_ids")
-    training = await service.get_session(session, session_id)
+        country = await require_factories_country(
+            references, body.factory_ids, "body.factory_ids", caller
+        )
+    training = await service.get_session(session, session_id, caller)
     check_if_match(request, training.id, training.version)
-    await service.update_session(session, training, body)
+    await service.update_session(session, training, body, country)
     return await _read_one(session, session_id, caller, response)
 
 
@@ -112,11 +119,11 @@ async def replace_attendance(
     session: AsyncSession = Depends(get_session),
     caller: Principal = Depends(WRITE),
 ) -> SessionRead:
+    training = await service.get_session(session, session_id, caller)
+    check_if_match(request, training.id, training.version)
     limit = request.app.state.settings.max_attendance_rows
     if len(body.participants) > limit:
         raise Problem(413, f"An attendance list has at most {limit} rows.")
-    training = await service.get_session(session, session_id)
-    check_if_match(request, training.id, training.version)
     await service.replace_attendance(session, training, body.participants)
     return await _read_one(session, session_id, caller, response)
 

@@ -126,6 +126,7 @@ class SessionRead(BaseModel):
     trainers: list[str]
     venue: str | None
     delivery: Delivery
+    country: str | None
     factory_ids: list[str]
     participants: ParticipantCounts
     version: int

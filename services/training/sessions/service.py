@@ -20,8 +20,14 @@ from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, paginate
 from services.common.problems import Problem, conflict, not_found
-from services.training.access import NothingVisible, factory_scope, visible_factory_filter
-from services.training.assessment_client import References, require_factories
+from services.training.access import (
+    NothingVisible,
+    ensure_visible,
+    factory_scope,
+    in_scope,
+    visible_factory_filter,
+)
+from services.training.assessment_client import References, require_factories_country
 from services.training.common import changes
 from services.training.events import record_event
 from services.training.models import Course, Participant, SessionFactory, TrainingSession
@@ -92,6 +98,7 @@ def session_read(
         trainers=list(training.trainers),
         venue=training.venue,
         delivery=training.delivery,
+        country=training.country,
         factory_ids=factory_ids,
         participants=counts,
         version=training.version,
@@ -128,6 +135,7 @@ async def _emit(session: AsyncSession, event_type: str, training: TrainingSessio
             "end_date",
             "delivery",
             "venue",
+            "country",
             "factory_ids",
             "participants",
         },
@@ -136,11 +144,14 @@ async def _emit(session: AsyncSession, event_type: str, training: TrainingSessio
 
 
 async def create_session(
-    session: AsyncSession, data: SessionCreate, references: References
+    session: AsyncSession, data: SessionCreate, references: References, principal: Principal
 ) -> TrainingSession:
-    await require_factories(references, data.factory_ids, "body.factory_ids")
+    """The session takes place in its factories' country (one country: checked here)."""
+    country = await require_factories_country(
+        references, data.factory_ids, "body.factory_ids", principal
+    )
     await _course(session, data.course_id)
-    training = TrainingSession(id=new_id("trs"), **data.model_dump())
+    training = TrainingSession(id=new_id("trs"), country=country, **data.model_dump())
     session.add(training)
     await session.flush()
     session.add_all(SessionFactory(session_id=training.id, factory_id=f) for f in data.factory_ids)
@@ -151,12 +162,14 @@ async def create_session(
 
 
 async def get_session(
-    session: AsyncSession, session_id: str, principal: Principal | None = None
+    session: AsyncSession, session_id: str, principal: Principal
 ) -> TrainingSession:
+    """The session if the caller may see it (its country; a factory: one it takes part in)."""
     training = await session.get(TrainingSession, session_id)
-    scope = factory_scope(principal) if principal else None
+    scope = factory_scope(principal)
     if training is None or (scope is not None and scope not in training.factory_ids):
         raise not_found("Training session", session_id)
+    ensure_visible(principal, training, "Training session", session_id)
     return training
 
 
@@ -164,8 +177,10 @@ async def update_session(
     session: AsyncSession,
     training: TrainingSession,
     data: SessionUpdate,
+    country: str | None = None,
 ) -> TrainingSession:
-    """Factory ids in ``data`` must already be checked with the assessment service."""
+    """Factory ids in ``data`` must already be checked with the assessment service, which gave
+    their ``country``: the session moves with its factories."""
     fields = changes(
         data, required={"course_id", "start_date", "end_date", "delivery", "factory_ids"}
     )
@@ -186,6 +201,7 @@ async def update_session(
         raise Problem(422, f"The session would be inconsistent: {exc}.") from exc
     if "factory_ids" in fields:
         await _replace_factories(session, training, fields["factory_ids"])
+        fields["country"] = country
     await commit_update(
         session, training, fields, lambda: _emit(session, "training_session.updated", training)
     )
@@ -240,7 +256,7 @@ async def list_sessions(
     start_from: date | None = None,
     start_to: date | None = None,
 ) -> tuple[list[TrainingSession], str | None]:
-    stmt = select(TrainingSession)
+    stmt = select(TrainingSession).where(in_scope(TrainingSession, principal))
     try:
         factory_id = visible_factory_filter(principal, factory_id)
     except NothingVisible:
