@@ -19,9 +19,10 @@ pytestmark = pytest.mark.processes
 STAFF = auth_header("staff")
 
 
-def start_assessment(env: dict[str, str], port: int) -> Platform:
+def start_assessment(env: dict[str, str], port: int, factory: str | None = None) -> Platform:
     platform = Platform(host="127.0.0.1", ports={"assessment": port})
-    platform.start_one("assessment", spec("assessment").app_factory, {**os.environ, **env})
+    factory = factory or spec("assessment").app_factory
+    platform.start_one("assessment", factory, {**os.environ, **env})
     platform.wait_ready(timeout=60)
     return platform
 
