@@ -18,7 +18,7 @@ from services.assessment.assessments.state_machine import Status
 from services.assessment.models import Assessment
 from services.common.app import get_read_session, get_session
 from services.common.auth import Access, Principal, Role
-from services.common.etag import etag_for, require_if_match
+from services.common.etag import etag_for, if_match_exempt, require_if_match
 from services.common.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
@@ -54,7 +54,7 @@ async def create_assessment(
 async def list_assessments(
     factory_id: str | None = Query(None, max_length=40),
     status: Status | None = None,
-    cycle: int | None = Query(None, ge=1),
+    cycle: int | None = Query(None, ge=1, le=50),
     catalog_id: str | None = Query(None, max_length=40),
     visit_from: date | None = Query(None, description="Visits starting on or after this day."),
     visit_to: date | None = Query(None, description="Visits starting on or before this day."),
@@ -140,6 +140,10 @@ async def list_transitions(
     status_code=201,
     response_model=AssessmentRead,
     summary="Correct a published assessment with a new revision (the old one is kept)",
+    openapi_extra=if_match_exempt(
+        "Creates a new draft assessment; the published original it corrects is final and never "
+        "changes, and a second revision of it answers 409."
+    ),
 )
 async def create_revision(
     assessment_id: str,

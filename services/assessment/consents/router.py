@@ -8,6 +8,7 @@ from services.assessment.consents.schemas import ConsentGrant, ConsentRead
 from services.assessment.factories.service import get_factory
 from services.common.app import get_read_session, get_session
 from services.common.auth import Access, Principal, Role
+from services.common.etag import if_match_exempt
 from services.common.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/v1/factories/{factory_id}/consents", tags=["consents"])
@@ -17,7 +18,16 @@ MANAGERS = Access(Role.ADMIN, Role.STAFF, Role.FACTORY)
 READERS = Access(Role.ADMIN, Role.STAFF, Role.FACTORY, Role.SERVICE)
 
 
-@router.post("", status_code=201, response_model=ConsentRead, summary="Share data with a brand")
+@router.post(
+    "",
+    status_code=201,
+    response_model=ConsentRead,
+    summary="Share data with a brand",
+    openapi_extra=if_match_exempt(
+        "Creates a new consent; the factory does not change, and a second active grant for the "
+        "same brand answers 409."
+    ),
+)
 async def grant_consent(
     factory_id: str,
     body: ConsentGrant,
@@ -29,7 +39,14 @@ async def grant_consent(
 
 
 @router.post(
-    "/{consent_id}/revoke", response_model=ConsentRead, summary="Stop sharing data with a brand"
+    "/{consent_id}/revoke",
+    response_model=ConsentRead,
+    summary="Stop sharing data with a brand",
+    openapi_extra=if_match_exempt(
+        "One-way and at most once: a consent is never changed otherwise, and revoking it again "
+        "answers 409, so no concurrent change can be lost; stopping sharing must not wait on a "
+        "fresh read."
+    ),
 )
 async def revoke_consent(
     factory_id: str,
