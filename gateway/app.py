@@ -26,7 +26,7 @@ from services.common.auth import Principal, already_verified, bearer_token, veri
 from services.common.input_guard import InputGuardMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
 from services.common.problems import Problem, install_problem_handlers, problem_response
-from services.common.settings import AuthSettings
+from services.common.settings import AuthSettings, require_real_secrets
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -84,6 +84,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, "gateway")
+        require_real_secrets(auth_settings)
         yield
         for upstream in app.state.upstreams.values():
             await upstream.client.aclose()  # closes the shared transport too

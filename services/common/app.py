@@ -17,7 +17,7 @@ from services.common.idempotency import IdempotencyFields, IdempotencyMiddleware
 from services.common.input_guard import InputGuardMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
 from services.common.problems import PROBLEM_RESPONSES, install_problem_handlers
-from services.common.settings import AuthSettings, ServiceSettings
+from services.common.settings import AuthSettings, ServiceSettings, require_real_secrets
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -50,6 +50,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, settings.service_name)
+        require_real_secrets(app.state.auth_settings)
         if getattr(app.state, "db", None) is None:
             app.state.db = Database(
                 settings.resolved_database_url(), settings.resolved_schema(), settings.sql_echo

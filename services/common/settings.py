@@ -4,6 +4,9 @@ Each service subclasses `ServiceSettings` with its own env prefix (``ASSESSMENT_
 service's database comes from ``<PREFIX>DATABASE_URL``, else from the platform-wide
 ``DATABASE_URL`` (one PostgreSQL database, one schema per service), else from one SQLite file
 per service under ``var/``.
+
+Built-in secrets exist so that ``make run`` works out of the box; an app refuses to start with
+one unless ``BW_ENV=development`` says this is a developer's machine.
 """
 
 from __future__ import annotations
@@ -15,6 +18,17 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+ENVIRONMENT_VARIABLE = "BW_ENV"
+DEVELOPMENT = "development"
+
+
+class InsecureSettings(RuntimeError):
+    """A built-in development secret outside development: the app must not start."""
+
+
+def development_mode() -> bool:
+    """Only an explicit ``BW_ENV=development`` (``make run`` sets it) allows built-in secrets."""
+    return os.environ.get(ENVIRONMENT_VARIABLE, "").strip().lower() == DEVELOPMENT
 
 
 class AuthSettings(BaseSettings):
@@ -35,6 +49,19 @@ class AuthSettings(BaseSettings):
         if self.jwt_secret_file is not None:
             return self.jwt_secret_file.read_text().strip()
         return self.jwt_secret
+
+
+def require_real_secrets(auth: AuthSettings) -> None:
+    """Refuse to run with a built-in secret outside development: anyone who has read this
+    repository could mint admin tokens for such a deployment."""
+    if development_mode():
+        return
+    if auth.secret() == DEV_JWT_SECRET:
+        raise InsecureSettings(
+            "AUTH_JWT_SECRET is the built-in development secret: set AUTH_JWT_SECRET (or "
+            f"AUTH_JWT_SECRET_FILE) to a secret of your own, or {ENVIRONMENT_VARIABLE}="
+            f"{DEVELOPMENT} on a development machine"
+        )
 
 
 class ServiceSettings(BaseSettings):
