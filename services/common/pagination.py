@@ -14,9 +14,10 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Select
+from sqlalchemy import BigInteger, Integer, Select, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from services.common.problems import Problem
 
@@ -56,6 +57,32 @@ def decode_cursor(cursor: str) -> Any:
         ) from exc
 
 
+def _fits_key(after: Any, key_type: TypeEngine[Any]) -> bool:
+    """Whether a decoded cursor is a value the key column can hold: a cursor is client input,
+    and a huge number (SQLite and PostgreSQL overflow), a string for an integer key
+    (PostgreSQL refuses the comparison) or text with NUL must be a 400 before it reaches SQL."""
+    while isinstance(key_type, TypeDecorator):  # SQLModel's AutoString wraps a String
+        key_type = key_type.impl_instance
+    if isinstance(key_type, Integer):
+        if isinstance(after, bool) or not isinstance(after, int):
+            return False
+        # Keys start at 1; the widest integer column the platform declares is 64-bit.
+        return 0 <= after <= (2**63 - 1 if isinstance(key_type, BigInteger) else 2**31 - 1)
+    if isinstance(key_type, String):
+        return isinstance(after, str) and _storable(after)
+    return isinstance(after, str | int) and not isinstance(after, bool)
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # an unpaired surrogate
+        return False
+    return True
+
+
 async def paginate(
     session: AsyncSession,
     stmt: Select[Any],
@@ -65,7 +92,7 @@ async def paginate(
     """Run ``stmt`` ordered by a unique key, one page after the cursor; rows and next cursor."""
     if params.cursor is not None:
         after = decode_cursor(params.cursor)
-        if not isinstance(after, str | int):
+        if not _fits_key(after, key_column.type):
             raise Problem(400, "The cursor is not one this API issued.", title="Invalid cursor")
         stmt = stmt.where(key_column > after)
     stmt = stmt.order_by(key_column).limit(params.limit + 1)
