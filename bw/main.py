@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bw import backup as backup_cli
 from bw import catalog as catalog_cli
 from bw import report as report_cli
 from bw import seed as seed_cli
@@ -147,6 +148,8 @@ app.add_typer(seed_cli.app, name="seed")
 app.add_typer(training_cli.app, name="training")
 app.command("sync")(sync_cli.sync)
 app.command("migrate")(migrate)
+app.command("backup")(backup_cli.backup)
+app.command("restore")(backup_cli.restore)
 
 if __name__ == "__main__":
     app()

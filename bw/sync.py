@@ -32,6 +32,12 @@ async def sync_once(
                 for attempt in range(retries + 1):
                     try:
                         outcome[reader.source] = await reader.catch_up()
+                        if reader.rebuilt:
+                            console.print(
+                                f"[yellow]{reader.source}[/]: the feed no longer holds what "
+                                "reporting applied (a source restored from an older backup?); "
+                                "rebuilt that part of the read model from the feed"
+                            )
                         break
                     except FeedUnavailable as exc:
                         failures = await reader.record_failure(str(exc))

@@ -27,6 +27,7 @@ from services.common.settings import AuthSettings
 from services.reporting.models import FeedCursor
 from services.reporting.settings import ReportingSettings
 from services.reporting.sync.apply import ApplyContext, apply_event, parse_datetime
+from services.reporting.sync.rebuild import rebuild_if_diverged
 
 log = logging.getLogger("bw.reporting.sync")
 
@@ -90,17 +91,20 @@ class FeedReader:
         self.client = client
         self.auth_settings = auth_settings
         self.page_size = page_size
+        # Whether this reader checked that the feed still holds what was applied from it.
+        self.verified = False
+        self.rebuilt = False
 
     def _token(self) -> str:
         return mint_token(
             self.auth_settings, role=Role.SERVICE, subject="reporting-sync", ttl_seconds=300
         )
 
-    async def fetch(self, after: int) -> dict[str, Any]:
+    async def fetch(self, after: int, limit: int | None = None) -> dict[str, Any]:
         try:
             response = await self.client.get(
                 "/internal/v1/changes",
-                params={"after": after, "limit": self.page_size},
+                params={"after": after, "limit": limit or self.page_size},
                 headers={"authorization": f"Bearer {self._token()}"},
             )
         except httpx.HTTPError as exc:
@@ -144,8 +148,18 @@ class FeedReader:
             await session.commit()
         return PageResult(applied=len(items), has_more=has_more)
 
+    async def fetch_one(self, after: int) -> dict[str, Any]:
+        return await self.fetch(after, limit=1)
+
+    async def verify(self) -> None:
+        """Once per reader: rebuild from the feed if it no longer holds what was applied."""
+        if not self.verified:
+            self.rebuilt = await rebuild_if_diverged(self.db, self.source, self.fetch_one)
+            self.verified = True
+
     async def catch_up(self, max_pages: int | None = None) -> int:
         """Apply pages until the source has no more; returns how many events were applied."""
+        await self.verify()
         applied = pages = 0
         while True:
             result = await self.pull_page()
