@@ -142,3 +142,15 @@ async def test_an_assessment_the_caller_may_not_see_answers_404_before_any_preco
     assert_problem(await write(assessment_client, opened["id"], elsewhere), 404)
     assert_problem(await write(assessment_client, "asm_missing", headers), 404)
     assert await state(assessment_client, opened["id"]) == before
+
+
+async def test_reading_the_findings_gives_the_etag_to_write_them_with(
+    assessment_client: httpx.AsyncClient, opened: dict[str, str]
+) -> None:
+    url = f"/v1/assessments/{opened['id']}/findings"
+    listed = await assessment_client.get(url, headers=ADMIN)
+    assert listed.headers["etag"] == await current_etag(assessment_client, opened["id"])
+    written = await single(assessment_client, opened["id"], {"if-match": listed.headers["etag"]})
+    assert written.status_code == 200, written.text
+    one = await assessment_client.get(f"{url}/CL-1-1", headers=ADMIN)
+    assert one.headers["etag"] == written.headers["etag"] != listed.headers["etag"]

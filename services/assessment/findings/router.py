@@ -73,26 +73,40 @@ async def put_finding(
     return FindingRead.model_validate(finding)
 
 
-@router.get("/findings", response_model=Page[FindingRead], summary="Findings, by question code")
+@router.get(
+    "/findings",
+    response_model=Page[FindingRead],
+    summary="Findings, by question code",
+    description="The ETag is the assessment's: send it as If-Match to change the findings.",
+)
 async def list_findings(
     assessment_id: str,
+    response: Response,
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READERS),
 ) -> Page[FindingRead]:
-    await get_assessment(session, assessment_id, caller)
+    assessment = await get_assessment(session, assessment_id, caller)
+    response.headers["ETag"] = etag_for(assessment.id, assessment.version)
     rows, next_cursor = await service.list_findings(session, assessment_id, params)
     return Page(items=[FindingRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/findings/{question_code}", response_model=FindingRead, summary="One finding")
+@router.get(
+    "/findings/{question_code}",
+    response_model=FindingRead,
+    summary="One finding",
+    description="The ETag is the assessment's: send it as If-Match to change the finding.",
+)
 async def get_finding(
     assessment_id: str,
     question_code: str,
+    response: Response,
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READERS),
 ) -> FindingRead:
-    await get_assessment(session, assessment_id, caller)
+    assessment = await get_assessment(session, assessment_id, caller)
+    response.headers["ETag"] = etag_for(assessment.id, assessment.version)
     return FindingRead.model_validate(
         await service.get_finding(session, assessment_id, question_code)
     )
