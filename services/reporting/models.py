@@ -67,6 +67,9 @@ class Factory(ReportingTable, table=True):
     workforce_migrants: int | None = None
     participation_status: str | None = Field(default=None, max_length=40)
     participation_start: date | None = None
+    registered_at: datetime | None = Field(
+        default=None, description="When it was registered on the platform: its factory.created."
+    )
 
 
 class Catalog(ReportingTable, table=True):
@@ -75,6 +78,7 @@ class Catalog(ReportingTable, table=True):
     id: str = Field(primary_key=True, max_length=64)
     country: str | None = Field(default=None, max_length=2)
     version: str | None = Field(default=None, max_length=40)
+    title: str | None = Field(default=None, max_length=500)
     status: str | None = Field(default=None, max_length=40)
     published_at: datetime | None = None
     previous_catalog_id: str | None = Field(default=None, max_length=64)

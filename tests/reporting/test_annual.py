@@ -7,19 +7,23 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import date
+from xml.etree import ElementTree
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from openpyxl import load_workbook
 
+from tests.reporting.builders import ProgrammeBuilder, at
 from tests.reporting.conftest import sync_sources
 from tests.reporting.feedgen import (
     FakeSource,
     Programme,
     assessment_payload,
+    catalog_payload,
     factory_payload,
 )
 from tests.reporting.reference import counts, reference
@@ -237,3 +241,108 @@ async def test_only_programme_staff_publish(
 ) -> None:
     response = await client.post(URL + "/publications", params={"country": "UZ"}, headers=headers)
     assert response.status_code == status
+
+
+# --- figures a reader checks -----------------------------------------------------------------
+
+LONG_QUESTION = (
+    "Does the employer ensure that every worker, including those on fixed-term and seasonal "
+    "contracts, receives a written pay slip that shows each deduction and the hours worked?"
+)
+
+
+async def _report_2024(app: FastAPI, built: ProgrammeBuilder, fmt: str = "json") -> httpx.Response:
+    await sync_sources(app, built.sources())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://reporting") as client:
+        response = await client.get(
+            "/v1/reports/annual/2024", params={"country": "UZ", "format": fmt}, headers=STAFF
+        )
+    assert response.status_code == 200, response.text
+    return response
+
+
+async def test_participating_factories_are_those_in_the_programme_during_the_year(
+    reporting_app: FastAPI,
+) -> None:
+    built = ProgrammeBuilder()
+    catalog = built.catalog()
+    counted = {
+        "fac_assessed": {"participation_start": "2022-05-01"},
+        "fac_quiet": {"participation_start": "2023-01-01"},
+        "fac_left_but_advised": {
+            "participation_start": "2022-01-01",
+            "participation_status": "withdrawn",
+        },
+    }
+    not_counted = {
+        "fac_joins_2025": {"participation_start": "2025-02-01"},
+        "fac_left": {"participation_start": "2022-01-01", "participation_status": "withdrawn"},
+        "fac_elsewhere": {"participation_start": "2022-01-01", "country": "KH"},
+    }
+    for ident, fields in (counted | not_counted).items():
+        built.factory(ident, **fields)
+    built.factory("fac_registered_2023", registered=at(2023), participation_start=None)
+    built.assessed("fac_assessed", catalog, date(2024, 4, 2))
+    built.advisory_visit("fac_left_but_advised", date(2024, 9, 3))
+    built.advisory_visit("fac_left", date(2023, 9, 3))
+    # Registered long after the report's year, with no participation start.
+    built.factory("fac_registered_2026", registered=at(2026), participation_start=None)
+
+    report = (await _report_2024(reporting_app, built)).json()
+
+    assert report["overview"]["factories_participating"] == len(counted) + 1
+    rule = report["methodology"]["participating_factories"]
+    assert "during 2024" in rule and "registration" in rule
+    html = (await _report_2024(reporting_app, built, "html")).text
+    assert rule.replace("'", "&#39;") in html
+
+
+async def test_methodology_names_the_cat_by_title_and_version_and_says_it_is_a_draft(
+    reporting_app: FastAPI,
+) -> None:
+    built = ProgrammeBuilder()
+    title = "Compliance Assessment Tool for Uzbekistan (labour code 2023)"
+    catalog = built.catalog("cat_01JDRAFT", title=title, version="3", status="draft")
+    built.factory("fac_1", participation_start="2023-01-01")
+    built.assessed("fac_1", catalog, date(2024, 5, 6))
+
+    methodology = (await _report_2024(reporting_app, built)).json()["methodology"]
+    html = (await _report_2024(reporting_app, built, "html")).text
+
+    assert methodology["catalogs"] == [
+        {
+            "id": "cat_01JDRAFT",
+            "title": title,
+            "version": "3",
+            "status": "draft",
+            "draft": True,
+            "label": f"{title}, version 3 (draft, not yet published)",
+        }
+    ]
+    section = html[html.index("3. Methodology") : html.index("4. Non-compliance")]
+    assert f"<em>{title}</em>, version 3, a draft" in section
+    assert "cat_01JDRAFT" not in section
+
+
+async def test_a_long_question_label_is_wrapped_whole_into_the_chart(
+    reporting_app: FastAPI,
+) -> None:
+    built = ProgrammeBuilder()
+    catalog = catalog_payload("cat_1", points_per_cluster=1, questions_per_point=2)
+    catalog["clusters"][0]["compliance_points"][0]["questions"][0]["text"] = LONG_QUESTION
+    built.catalog(**catalog)
+    built.factory("fac_1", participation_start="2023-01-01")
+    built.assessed("fac_1", catalog, date(2024, 5, 6))
+
+    html = (await _report_2024(reporting_app, built, "html")).text
+
+    charts = [ElementTree.fromstring(svg) for svg in re.findall(r"<svg.*?</svg>", html, re.S)]
+    highest = next(c for c in charts if "highest" in (c.get("aria-label") or ""))
+    svg = "{http://www.w3.org/2000/svg}"
+    labels = [
+        " ".join(span.text or "" for span in text.iter(svg + "tspan"))
+        for text in highest.iter(svg + "text")
+    ]
+    assert LONG_QUESTION in labels
+    assert not any("…" in label for label in labels)

@@ -162,6 +162,7 @@ def snapshot(structure: CatalogStructure) -> dict[str, Any]:
         "id": catalog.id,
         "country": catalog.country,
         "version": catalog.number,
+        "title": catalog.title,
         "status": catalog.status,
         "published_at": catalog.published_at.isoformat() if catalog.published_at else None,
         "previous_catalog_id": catalog.previous_catalog_id,

@@ -301,6 +301,12 @@ def render_xlsx(report: AnnualReport) -> bytes:
         info, ["Data as of", report.data_as_of.isoformat() if report.data_as_of else ""]
     )
     exports.append_row(info, ["Edition", report.audience])
+    for catalog in report.methodology.catalog_versions:
+        exports.append_row(info, ["Catalogue", catalog])
+    if report.methodology.participating_factories:
+        exports.append_row(
+            info, ["Participating factories", report.methodology.participating_factories]
+        )
     for step in report.methodology.steps:
         exports.append_row(info, ["Methodology", step])
     buffer = io.BytesIO()

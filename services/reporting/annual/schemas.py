@@ -40,11 +40,26 @@ class FactoryProfile(BaseModel):
     by_region: list[CountShare]
 
 
+class CatalogUsed(BaseModel):
+    """A version of the CAT the report's assessments were made with."""
+
+    id: str
+    title: str | None
+    version: str | None
+    status: str | None
+    draft: bool = Field(description="Not (yet) published: its wording may still change.")
+    label: str = Field(description="How the report names it: title, version, draft or not.")
+
+
 class Methodology(BaseModel):
     period_from: date
     period_to: date
     assessments_used: int
-    catalog_versions: list[str]
+    catalog_versions: list[str] = Field(description="The catalogues' labels (see catalogs).")
+    catalogs: list[CatalogUsed] = []
+    participating_factories: str = Field(
+        "", description="Which factories the overview counts as participating in the year."
+    )
     minimum_factories: int | None = Field(
         description="Public figures resting on fewer factories are withheld; null: none is."
     )

@@ -19,6 +19,11 @@ from services.common.outbox import append_event
 from services.common.pagination import PageParams, paginate
 from services.common.problems import not_found
 from services.reporting.activity.service import activity_report
+from services.reporting.annual.methodology import (
+    catalogs_used,
+    participating_factories,
+    participation_rule,
+)
 from services.reporting.annual.schemas import (
     AnnualReport,
     ClusterBlock,
@@ -30,9 +35,8 @@ from services.reporting.annual.schemas import (
     Trends,
 )
 from services.reporting.compliance import service as compliance
-from services.reporting.disclosure import OTHER, admit_annual, coarsened
 from services.reporting.freshness.service import freshness
-from services.reporting.models import Assessment, Catalog, Factory, OutboxEvent, ReportPublication
+from services.reporting.models import Assessment, Factory, OutboxEvent, ReportPublication
 from services.reporting.scope import Audience, ReportScope
 from services.reporting.vocabulary import SIZE_BAND_LABELS, SizeBand
 
@@ -67,7 +71,7 @@ def _breakdown(values: list[str | None], labels: dict[str, str] | None = None) -
     ]
 
 
-async def _profile(session: AsyncSession, scope: ReportScope, audience: Audience) -> FactoryProfile:
+async def _profile(session: AsyncSession, scope: ReportScope) -> FactoryProfile:
     selected = compliance.selected_assessments(scope)
     rows = (
         await session.execute(
@@ -78,16 +82,9 @@ async def _profile(session: AsyncSession, scope: ReportScope, audience: Audience
     workers = sum(f.workforce_total or 0 for f in factories)
     women = sum(f.workforce_women or 0 for f in factories)
     band_order = {band.value: i for i, band in enumerate(SizeBand)}
-    # Disclosure control: a characteristic held by too few factories would name them.
-    other = (
-        {OTHER: f"other (each fewer than {audience.minimum_factories} factories)"}
-        if audience.is_public
-        else {}
-    )
     by_band = sorted(
         _breakdown(
-            coarsened([f.size_band for f in factories], audience),
-            {k.value: v for k, v in SIZE_BAND_LABELS.items()} | other,
+            [f.size_band for f in factories], {k.value: v for k, v in SIZE_BAND_LABELS.items()}
         ),
         key=lambda c: band_order.get(c.key, 99),
     )
@@ -97,26 +94,14 @@ async def _profile(session: AsyncSession, scope: ReportScope, audience: Audience
         workers_women=women,
         share_women=women / workers if workers else None,
         by_size_band=by_band,
-        by_ownership=_breakdown(coarsened([f.ownership for f in factories], audience), other),
-        by_region=_breakdown(coarsened([f.region for f in factories], audience), other),
+        by_ownership=_breakdown([f.ownership for f in factories]),
+        by_region=_breakdown([f.region for f in factories]),
     )
-
-
-async def _catalog_versions(session: AsyncSession, scope: ReportScope) -> list[str]:
-    selected = compliance.selected_assessments(scope)
-    stmt = (
-        select(col(Catalog.version), col(Catalog.id))
-        .join(Assessment, col(Assessment.catalog_id) == Catalog.id)
-        .where(col(Assessment.id).in_(select(selected.c.assessment_id)))
-        .distinct()
-    )
-    return sorted({f"{v or '?'} ({cid})" for v, cid in (await session.execute(stmt)).all()})
 
 
 async def build_annual_report(
     session: AsyncSession, year: int, country: str, audience: Audience
 ) -> AnnualReport:
-    admit_annual(year, audience)
     scope = ReportScope(country=country).for_year(year)
     labels = await compliance.catalog_labels(session, country)
     summary = await compliance.summary(session, scope, audience)
@@ -128,12 +113,9 @@ async def build_annual_report(
     # Trends look back from the report's year: everything up to its end.
     history = ReportScope(country=country, date_to=date(year, 12, 31))
     assert scope.date_to is not None  # for_year() sets both ends of the period
-    activity = await activity_report(
-        session, scope, today=min(date.today(), scope.date_to), audience=audience
-    )
-    participating = await session.scalar(
-        select(func.count()).select_from(Factory).where(col(Factory.country) == country)
-    )
+    activity = await activity_report(session, scope, today=min(date.today(), scope.date_to))
+    participating = await participating_factories(session, scope)
+    catalogs = await catalogs_used(session, scope)
     assessments_in_period = await session.scalar(
         select(func.count())
         .select_from(Assessment)
@@ -153,19 +135,21 @@ async def build_annual_report(
         data_as_of=(await freshness(session)).data_as_of,
         overview=ProgrammeOverview(
             programme_name=programme_name(country),
-            factories_participating=int(participating or 0),
+            factories_participating=participating,
             assessments_in_period=int(assessments_in_period or 0),
             advisory_visits=activity.advisory.visits,
             training_sessions=activity.training.sessions,
             training_participants=activity.training.participants.total,
             stakeholder_events=activity.stakeholder_engagement.events,
         ),
-        factory_profile=await _profile(session, scope, audience),
+        factory_profile=await _profile(session, scope),
         methodology=Methodology(
             period_from=scope.date_from,
             period_to=scope.date_to,
             assessments_used=summary.factories_assessed,
-            catalog_versions=await _catalog_versions(session, scope),
+            catalog_versions=[c.label for c in catalogs],
+            catalogs=catalogs,
+            participating_factories=participation_rule(scope),
             minimum_factories=audience.minimum_factories,
             steps=METHODOLOGY_STEPS,
         ),

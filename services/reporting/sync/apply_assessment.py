@@ -34,6 +34,15 @@ from services.reporting.vocabulary import WITHDRAWN_STATUSES, size_band_for
 
 async def apply_factory(session: AsyncSession, event: Event, _ctx: ApplyContext) -> None:
     p = event["payload"]
+    # Registration: the payload's created_at if the source sends one, else the time of the
+    # factory.created event; an update never moves it.
+    registered_at = parse_datetime(p.get("created_at"))
+    if registered_at is None and event.get("event_type") == "factory.created":
+        registered_at = parse_datetime(event.get("occurred_at"))
+    if registered_at is None:
+        registered_at = await session.scalar(
+            select(col(Factory.registered_at)).where(col(Factory.id) == p["id"])
+        )
     await upsert(
         session,
         Factory,
@@ -52,6 +61,7 @@ async def apply_factory(session: AsyncSession, event: Event, _ctx: ApplyContext)
                 "workforce_migrants": p.get("workforce_migrants"),
                 "participation_status": p.get("participation_status"),
                 "participation_start": parse_date(p.get("participation_start")),
+                "registered_at": registered_at,
             }
         ],
     )
@@ -68,6 +78,7 @@ async def apply_catalog(session: AsyncSession, event: Event, ctx: ApplyContext) 
                 "id": catalog_id,
                 "country": p.get("country"),
                 "version": None if p.get("version") is None else str(p.get("version")),
+                "title": p.get("title"),
                 "status": p.get("status"),
                 "published_at": parse_datetime(p.get("published_at")),
                 "previous_catalog_id": p.get("previous_catalog_id"),
