@@ -192,7 +192,7 @@ async def test_no_chain_of_answers_isolates_fewer_factories_than_the_minimum(
                     else:
                         published.rate(point, cell, (level, point["code"]))
         for year in YEARS:
-            for fmt in ("json", "csv"):
+            for fmt in ("json", "csv", "html"):
                 response = await client.get(
                     f"/v1/reports/annual/{year}", params={"country": "UZ", "format": fmt}
                 )
