@@ -187,6 +187,7 @@ def test_the_gateway_process_ignores_x_forwarded_for_from_local_clients() -> Non
     the gateway's server not to, or every local client can pick its own address."""
     env = {
         **os.environ,
+        "AUTH_JWT_SECRET": TEST_AUTH.jwt_secret,
         "GATEWAY_RATE_LIMIT_PER_MINUTE": "60",
         "GATEWAY_RATE_LIMIT_BURST": "3",
         "GATEWAY_TRUSTED_PROXIES": "",
@@ -201,6 +202,7 @@ def test_the_gateway_process_ignores_x_forwarded_for_from_local_clients() -> Non
                     if client.get("/health/live").status_code == 200:
                         break
                 except httpx.TransportError:
+                    assert not platform.failed(), "the gateway exited at startup"
                     time.sleep(0.1)
             statuses = [
                 client.get(
