@@ -6,6 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export BW_VAR_DIR ?= var
 TEST_DATABASE_URL_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+# Test workers per database pass (pytest-xdist); both passes run at once under `make test`.
+# Each pass records coverage; `make test` judges the two together (fail_under, pyproject.toml).
+TEST_WORKERS ?= 2
+TEST_OUT := build/test
+PYTEST_PASS = $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report= --cov-fail-under=0
 
 .PHONY: run test test-sqlite test-postgres lint format bench install migrate seed clean
 
@@ -37,16 +42,29 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## The whole suite: lint, then tests on SQLite, then on PostgreSQL when one answers.
-test: lint test-sqlite test-postgres
+## The whole suite: lint, the tests on SQLite and on PostgreSQL (when one answers), all three
+## at once (each one's output is printed whole when it ends), then the coverage of both passes.
+test: $(STAMP)
+	@rm -rf $(TEST_OUT) && mkdir -p $(TEST_OUT)
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint test-sqlite test-postgres
+	@export COVERAGE_FILE=$(TEST_OUT)/.coverage; \
+	$(BIN)/coverage combine --quiet $(TEST_OUT) && \
+	total="$$($(BIN)/coverage report --format=total --precision=1)"; status=$$?; \
+	echo "Coverage of services, gateway and bw by both passes: $$total% (floor: fail_under in pyproject.toml)"; \
+	exit $$status
 
 test-sqlite: $(STAMP)
-	env -u TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest
+	@mkdir -p $(TEST_OUT)
+	env -u TEST_DATABASE_URL -u DATABASE_URL COVERAGE_FILE=$(TEST_OUT)/.coverage.sqlite \
+		$(PYTEST_PASS) --basetemp=$(TEST_OUT)/tmp-sqlite
 
 test-postgres: $(STAMP)
+	@mkdir -p $(TEST_OUT)
 	@url="$${TEST_DATABASE_URL:-$(TEST_DATABASE_URL_PG)}"; \
 	if $(BIN)/python -m tests.pg_available "$$url"; then \
-		TEST_DATABASE_URL="$$url" $(BIN)/pytest; \
+		echo "PostgreSQL at $$url"; \
+		TEST_DATABASE_URL="$$url" COVERAGE_FILE=$(TEST_OUT)/.coverage.postgres \
+			$(PYTEST_PASS) --basetemp=$(TEST_OUT)/tmp-postgres; \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL is not reachable at $$url, and CI requires it" >&2; exit 1; \
 	else \
