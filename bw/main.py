@@ -11,6 +11,7 @@ from rich.console import Console
 
 from bw import backup as backup_cli
 from bw import catalog as catalog_cli
+from bw import doctor as doctor_cli
 from bw import report as report_cli
 from bw import seed as seed_cli
 from bw import sync as sync_cli
@@ -150,6 +151,7 @@ app.command("sync")(sync_cli.sync)
 app.command("migrate")(migrate)
 app.command("backup")(backup_cli.backup)
 app.command("restore")(backup_cli.restore)
+app.command("doctor")(doctor_cli.doctor)
 
 if __name__ == "__main__":
     app()

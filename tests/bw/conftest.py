@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from services.common.db import Database
+from tests.support import TEST_AUTH
+
 SERVICES = ("assessment", "training", "reporting")
 
 
@@ -29,3 +32,18 @@ def sqlite_deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         )
         monkeypatch.delenv(f"{service.upper()}_DB_SCHEMA", raising=False)
     return tmp_path
+
+
+def point_bw_at(monkeypatch: pytest.MonkeyPatch, databases: dict[str, Database]) -> None:
+    """`bw` configured onto the test databases, signing with the tests' secret, with no
+    platform answering on its ports."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("BW_ENV", raising=False)
+    for service, database in databases.items():
+        prefix = service.upper()
+        monkeypatch.setenv(f"{prefix}_DATABASE_URL", database.url)
+        if database.schema:
+            monkeypatch.setenv(f"{prefix}_DB_SCHEMA", database.schema)
+        monkeypatch.setenv(f"{prefix}_PORT", str(closed_port()))
+    for name in ("AUTH_JWT_SECRET", "AUTH_ISSUER", "AUTH_AUDIENCE"):
+        monkeypatch.setenv(name, str(getattr(TEST_AUTH, name.removeprefix("AUTH_").lower())))

@@ -24,7 +24,7 @@ from services.reporting.models import Factory
 from services.reporting.models import metadata as reporting_metadata
 from services.reporting.sync.rebuild import SOURCE_AGGREGATES, source_tables
 from tests.assessment.builders import feed, new_factory, published_assessment, published_catalog
-from tests.bw.conftest import closed_port
+from tests.bw.conftest import point_bw_at
 from tests.reporting.conftest import sync_sources
 from tests.reporting.feedgen import FakeSource, FeedLog, Programme, factory_payload
 from tests.reporting.reference import counts, reference
@@ -41,19 +41,14 @@ def deployment(
     training_database: Database,
     reporting_database: Database,
 ) -> None:
-    """`bw` configured onto the test databases, with no platform answering on its ports."""
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    for name, database in (
-        ("ASSESSMENT", assessment_database),
-        ("TRAINING", training_database),
-        ("REPORTING", reporting_database),
-    ):
-        monkeypatch.setenv(f"{name}_DATABASE_URL", database.url)
-        if database.schema:
-            monkeypatch.setenv(f"{name}_DB_SCHEMA", database.schema)
-        monkeypatch.setenv(f"{name}_PORT", str(closed_port()))
-    for name in ("AUTH_JWT_SECRET", "AUTH_ISSUER", "AUTH_AUDIENCE"):
-        monkeypatch.setenv(name, str(getattr(TEST_AUTH, name.removeprefix("AUTH_").lower())))
+    point_bw_at(
+        monkeypatch,
+        {
+            "assessment": assessment_database,
+            "training": training_database,
+            "reporting": reporting_database,
+        },
+    )
 
 
 async def restore(directory: Path, names: list[str], *databases: Database) -> list[FeedOutcome]:
