@@ -35,6 +35,7 @@ from services.reporting.annual.schemas import (
     Trends,
 )
 from services.reporting.compliance import service as compliance
+from services.reporting.disclosure import OTHER, admit_annual, coarsened
 from services.reporting.freshness.service import freshness
 from services.reporting.models import Assessment, Factory, OutboxEvent, ReportPublication
 from services.reporting.scope import Audience, ReportScope
@@ -71,7 +72,7 @@ def _breakdown(values: list[str | None], labels: dict[str, str] | None = None) -
     ]
 
 
-async def _profile(session: AsyncSession, scope: ReportScope) -> FactoryProfile:
+async def _profile(session: AsyncSession, scope: ReportScope, audience: Audience) -> FactoryProfile:
     selected = compliance.selected_assessments(scope)
     rows = (
         await session.execute(
@@ -82,9 +83,16 @@ async def _profile(session: AsyncSession, scope: ReportScope) -> FactoryProfile:
     workers = sum(f.workforce_total or 0 for f in factories)
     women = sum(f.workforce_women or 0 for f in factories)
     band_order = {band.value: i for i, band in enumerate(SizeBand)}
+    # Disclosure control: a characteristic held by too few factories would name them.
+    other = (
+        {OTHER: f"other (each fewer than {audience.minimum_factories} factories)"}
+        if audience.is_public
+        else {}
+    )
     by_band = sorted(
         _breakdown(
-            [f.size_band for f in factories], {k.value: v for k, v in SIZE_BAND_LABELS.items()}
+            coarsened([f.size_band for f in factories], audience),
+            {k.value: v for k, v in SIZE_BAND_LABELS.items()} | other,
         ),
         key=lambda c: band_order.get(c.key, 99),
     )
@@ -94,14 +102,15 @@ async def _profile(session: AsyncSession, scope: ReportScope) -> FactoryProfile:
         workers_women=women,
         share_women=women / workers if workers else None,
         by_size_band=by_band,
-        by_ownership=_breakdown([f.ownership for f in factories]),
-        by_region=_breakdown([f.region for f in factories]),
+        by_ownership=_breakdown(coarsened([f.ownership for f in factories], audience), other),
+        by_region=_breakdown(coarsened([f.region for f in factories], audience), other),
     )
 
 
 async def build_annual_report(
     session: AsyncSession, year: int, country: str, audience: Audience
 ) -> AnnualReport:
+    admit_annual(year, audience)
     scope = ReportScope(country=country).for_year(year)
     labels = await compliance.catalog_labels(session, country)
     summary = await compliance.summary(session, scope, audience)
@@ -113,7 +122,9 @@ async def build_annual_report(
     # Trends look back from the report's year: everything up to its end.
     history = ReportScope(country=country, date_to=date(year, 12, 31))
     assert scope.date_to is not None  # for_year() sets both ends of the period
-    activity = await activity_report(session, scope, today=min(date.today(), scope.date_to))
+    activity = await activity_report(
+        session, scope, today=min(date.today(), scope.date_to), audience=audience
+    )
     participating = await participating_factories(session, scope)
     catalogs = await catalogs_used(session, scope)
     assessments_in_period = await session.scalar(
@@ -142,7 +153,7 @@ async def build_annual_report(
             training_participants=activity.training.participants.total,
             stakeholder_events=activity.stakeholder_engagement.events,
         ),
-        factory_profile=await _profile(session, scope),
+        factory_profile=await _profile(session, scope, audience),
         methodology=Methodology(
             period_from=scope.date_from,
             period_to=scope.date_to,
