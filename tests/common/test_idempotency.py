@@ -111,12 +111,15 @@ async def create_located_note(
     return {"id": note.id}
 
 
+MAX_BODY_BYTES = 1000
+
+
 @pytest.fixture
 async def located_client(notes_database: Database) -> AsyncIterator[httpx.AsyncClient]:
     app = create_service_app(
         title="located",
         description="",
-        settings=ServiceSettings(service_name="notes"),
+        settings=ServiceSettings(service_name="notes", max_body_bytes=MAX_BODY_BYTES),
         routers=[located, router],
         database=notes_database,
         auth_settings=TEST_AUTH,
@@ -262,4 +265,23 @@ async def test_unstorable_text_with_a_key_is_422_and_stores_nothing(
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
     assert await count(located_client) == 0
+    assert await stored_records(notes_database) == []
+
+
+async def test_an_over_long_streamed_body_with_a_key_is_413(
+    located_client: httpx.AsyncClient, notes_database: Database
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"text": "'
+        for _ in range(MAX_BODY_BYTES // 100 + 1):
+            yield b"x" * 100
+        yield b'"}'
+
+    response = await located_client.post(
+        "/v1/located-notes",
+        content=chunks(),  # no Content-Length: the limit is found while reading
+        headers={**WRITER, "idempotency-key": "big", "content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
     assert await stored_records(notes_database) == []
