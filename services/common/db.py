@@ -121,7 +121,11 @@ class Database:
 
     def _open_unit(self) -> AsyncConnection | None:
         unit = _unit_of_work.get()
-        return unit[1] if unit is not None and unit[0] is self else None
+        if unit is None or unit[0] is not self:
+            return None
+        # A task started inside the request keeps a copy of its context: once the unit has
+        # ended, that task's sessions open their own transactions.
+        return unit[1] if unit[1].in_transaction() else None
 
     def _joined_or_new_session(self) -> AsyncSession:
         connection = self._open_unit()
