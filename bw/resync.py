@@ -35,11 +35,8 @@ class FeedOutcome:
         return f"{self.source}: reporting consistent with the feed, applied {self.applied} events"
 
 
-async def resync_reporting(auth: AuthSettings | None = None) -> list[FeedOutcome]:
-    auth = auth or AuthSettings()
-    databases: dict[str, Database] = {
-        name: service_database(name).open() for name in ("assessment", "training", "reporting")
-    }
+async def resync(databases: dict[str, Database], auth: AuthSettings) -> list[FeedOutcome]:
+    """Sync ``databases["reporting"]`` from the feeds of the assessment and training databases."""
     apps = {
         "assessment": create_assessment(AssessmentSettings(), databases["assessment"], auth),
         "training": create_training(TrainingSettings(), databases["training"], auth),
@@ -48,13 +45,20 @@ async def resync_reporting(auth: AuthSettings | None = None) -> list[FeedOutcome
         name: httpx.ASGITransport(app=app) for name, app in apps.items()
     }
     outcomes = []
+    for reader in make_readers(databases["reporting"], ReportingSettings(), auth, transports):
+        async with reader.client:
+            applied = await reader.catch_up()
+        outcomes.append(FeedOutcome(reader.source, reader.rebuilt, applied))
+    return outcomes
+
+
+async def resync_reporting(auth: AuthSettings | None = None) -> list[FeedOutcome]:
+    """:func:`resync` on the databases the environment configures."""
+    databases: dict[str, Database] = {
+        name: service_database(name).open() for name in ("assessment", "training", "reporting")
+    }
     try:
-        readers = make_readers(databases["reporting"], ReportingSettings(), auth, transports)
-        for reader in readers:
-            async with reader.client:
-                applied = await reader.catch_up()
-            outcomes.append(FeedOutcome(reader.source, reader.rebuilt, applied))
+        return await resync(databases, auth or AuthSettings())
     finally:
         for database in databases.values():
             await database.dispose()
-    return outcomes
