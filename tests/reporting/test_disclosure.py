@@ -181,3 +181,39 @@ async def test_a_constituent_gets_nothing_of_a_one_factory_country_in_any_format
     # Staff still see the one factory's figures: they are entitled to them.
     staff = (await client.get(url, params={"country": "KZ"}, headers=STAFF)).json()
     assert staff["summary"]["average_share_of_compliance_points_non_compliant"] is not None
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("non-compliance/questions", {"country": "UZ", "year": "2023"}),
+        ("non-compliance/clusters", {"country": "UZ", "year": "2024", "size_band": "large"}),
+        ("non-compliance/trends", {"country": "UZ", "by": "year", "level": "compliance_point"}),
+        ("annual/2022", {"country": "UZ"}),
+        ("non-compliance/compliance-points", {"country": "UZ", "date_to": "2024-06-30"}),
+    ],
+)
+async def test_every_audience_without_entitlement_gets_the_same_answer_as_the_public(
+    client: httpx.AsyncClient, path: str, params: dict[str, str]
+) -> None:
+    """One rule: a constituent, a factory beyond itself, a brand beyond its consents and a
+    service token learn nothing an anonymous caller does not."""
+
+    def comparable(response: httpx.Response) -> Any:
+        body = response.json()
+        for volatile in ("request_id", "generated_at", "data_as_of"):
+            body.pop(volatile, None)
+        return response.status_code, body
+
+    public = comparable(await client.get(f"/v1/reports/{path}", params=params))
+    for who in (
+        auth_header("constituent", country="UZ"),
+        auth_header("factory", factory_id="fac_00001"),
+        auth_header("brand", brand_id="brd_1"),
+        auth_header("service"),
+    ):
+        assert (
+            comparable(await client.get(f"/v1/reports/{path}", params=params, headers=who))
+            == public
+        )
+    assert public[0] in (200, 400)
