@@ -63,7 +63,10 @@ async def _no_data_line(
 ) -> str:
     line = f"no data for {country} in {year}: no factories, assessments or activity"
     if report.data_as_of is None:
-        return line + "; reporting has not synced yet: run `bw sync` (or `bw up`)"
+        return line + (
+            "; reporting has not synced from the feeds yet: start the platform (`bw up`) "
+            "and let it sync, or run `bw sync` while it runs"
+        )
     countries = await _countries_with_data(session)
     known = f"reporting holds data for {', '.join(countries)}" if countries else "none held yet"
     return f"{line} ({known}); nothing written (--allow-empty writes the empty report)"

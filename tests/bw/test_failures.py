@@ -95,6 +95,26 @@ def test_database_not_created_yet_says_run_migrate(sqlite_deployment: Path) -> N
     assert not (sqlite_deployment / "reporting.db").exists(), "an empty database was created"
 
 
+def test_a_database_not_migrated_is_one_line(sqlite_deployment: Path) -> None:
+    (sqlite_deployment / "assessment.db").touch()  # there, but empty
+    line = one_clear_line(runner.invoke(app, ["seed", "demo"]))
+    assert "assessment database" in line and "is not migrated" in line
+    assert line.endswith("run `bw migrate`")
+
+
+def test_a_service_not_answering_fails_in_one_line(tmp_path: Path) -> None:
+    attendance = tmp_path / "attendance.csv"
+    attendance.write_text(
+        "full_name,sex,role,factory_id,attended,completed\n"
+        "Dilnoza Karimova,female,worker,fac_1,yes,yes\n"
+    )
+    url = f"http://127.0.0.1:{closed_port()}"
+    arguments = ["training", "import", str(attendance), "--session", "ses_1", "--url", url]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code != 0
+    assert f"could not reach {url}" in result.stderr and "Traceback" not in result.output
+
+
 def test_no_data_for_the_scope_writes_nothing(sqlite_deployment: Path) -> None:
     assert runner.invoke(app, ["migrate"]).exit_code == 0
     output = sqlite_deployment / "x.pdf"
