@@ -121,6 +121,8 @@ async def _fill_when_assessment_answers(app: FastAPI) -> None:
             return
         except Problem as problem:
             log.info("country backfill waits for the assessment service: %s", problem.detail)
+        except Exception:  # e.g. the database is not migrated yet: try again later
+            log.exception("country backfill failed; retrying")
         finally:
             await client.aclose()
         await asyncio.sleep(RETRY_SECONDS)
@@ -129,8 +131,10 @@ async def _fill_when_assessment_answers(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def backfill_in_background(app: FastAPI) -> AsyncIterator[None]:
-    """Lifespan: run the backfill beside the service, cancelled when it stops."""
+    """Lifespan: run the backfill beside the service (``app.state.country_backfill``),
+    cancelled when it stops."""
     task = asyncio.create_task(_fill_when_assessment_answers(app))
+    app.state.country_backfill = task
     try:
         yield
     finally:

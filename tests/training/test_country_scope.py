@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from services.training.assessment_client import StaticReferences
-from services.training.backfill import fill_missing_countries
+from services.training.backfill import backfill_in_background, fill_missing_countries
 from services.training.models import (
     AdvisoryVisit,
     Committee,
@@ -210,17 +210,22 @@ async def test_a_session_belongs_to_one_country_and_moves_with_its_factories(
     )
 
 
+async def forget_countries(training_app: FastAPI) -> None:
+    """Rows as they were before the migration that added ``country``, without a backfill."""
+    tables = (TrainingSession, AdvisoryVisit, Committee, ImprovementPlan, ImprovementItem)
+    async with training_app.state.db.sessionmaker() as session:
+        for table in tables:
+            await session.execute(update(table).values(country=None))
+        await session.commit()
+
+
 async def test_rows_from_before_countries_are_hidden_from_scoped_staff_until_backfilled(
     client: httpx.AsyncClient,
     training_app: FastAPI,
     two_countries: dict[str, dict[str, Any]],
 ) -> None:
     database = training_app.state.db
-    tables = (TrainingSession, AdvisoryVisit, Committee, ImprovementPlan, ImprovementItem)
-    async with database.sessionmaker() as session:
-        for table in tables:
-            await session.execute(update(table).values(country=None))
-        await session.commit()
+    await forget_countries(training_app)
     uz, kh = ids_of(two_countries["UZ"]), ids_of(two_countries["KH"])
     assert await listed_ids(client, STAFF_UZ) == set()
     assert await listed_ids(client, STAFF) == uz | kh
@@ -231,3 +236,15 @@ async def test_rows_from_before_countries_are_hidden_from_scoped_staff_until_bac
     assert await listed_ids(client, STAFF_KH) == kh
     async with database.sessionmaker() as session:
         assert await fill_missing_countries(session, references) == 0
+
+
+async def test_the_service_backfills_countries_from_the_assessment_service_when_it_starts(
+    client: httpx.AsyncClient,
+    training_app: FastAPI,
+    two_countries: dict[str, dict[str, Any]],
+) -> None:
+    await forget_countries(training_app)
+    async with backfill_in_background(training_app):
+        await training_app.state.country_backfill
+    assert await listed_ids(client, STAFF_KH) == ids_of(two_countries["KH"])
+    assert await listed_ids(client, STAFF_UZ) == ids_of(two_countries["UZ"])
