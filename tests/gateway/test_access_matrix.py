@@ -4,6 +4,8 @@ ACCESS is the table of record: every public operation and the roles allowed to c
 route missing from the table, or whose declared access differs from it, fails; every role
 outside a route's audience is refused (401/403), every role inside is let through; and a
 factory or brand caller asking for another factory's objects sees nothing of them.
+Country-limited staff get the same walk in test_access_matrix_countries.py (its own world: the
+demo plus a factory of another country), which reuses this module's world and helpers.
 """
 
 from __future__ import annotations
