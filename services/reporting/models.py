@@ -80,6 +80,7 @@ class Catalog(ReportingTable, table=True):
     version: str | None = Field(default=None, max_length=40)
     title: str | None = Field(default=None, max_length=500)
     status: str | None = Field(default=None, max_length=40)
+    status_note: str | None = Field(default=None, description="Its author's word on its status.")
     published_at: datetime | None = None
     previous_catalog_id: str | None = Field(default=None, max_length=64)
 

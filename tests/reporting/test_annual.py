@@ -298,12 +298,22 @@ async def test_participating_factories_are_those_in_the_programme_during_the_yea
     assert rule.replace("'", "&#39;") in html
 
 
+@pytest.mark.parametrize(
+    ("status", "note"),
+    [
+        ("draft", None),
+        # Published on the platform so that assessments can use it, a draft in its author's words.
+        ("published", "DRAFT - not the official CAT; national wording was not available"),
+    ],
+)
 async def test_methodology_names_the_cat_by_title_and_version_and_says_it_is_a_draft(
-    reporting_app: FastAPI,
+    reporting_app: FastAPI, status: str, note: str | None
 ) -> None:
     built = ProgrammeBuilder()
     title = "Compliance Assessment Tool for Uzbekistan (labour code 2023)"
-    catalog = built.catalog("cat_01JDRAFT", title=title, version="3", status="draft")
+    catalog = built.catalog(
+        "cat_01JDRAFT", title=title, version="3", status=status, status_note=note
+    )
     built.factory("fac_1", participation_start="2023-01-01")
     built.assessed("fac_1", catalog, date(2024, 5, 6))
 
@@ -315,14 +325,27 @@ async def test_methodology_names_the_cat_by_title_and_version_and_says_it_is_a_d
             "id": "cat_01JDRAFT",
             "title": title,
             "version": "3",
-            "status": "draft",
+            "status": status,
+            "status_note": note,
             "draft": True,
-            "label": f"{title}, version 3 (draft, not yet published)",
+            "label": f"{title}, version 3 (draft)",
         }
     ]
     section = html[html.index("3. Methodology") : html.index("4. Non-compliance")]
     assert f"<em>{title}</em>, version 3, a draft" in section
     assert "cat_01JDRAFT" not in section
+
+
+async def test_a_published_cat_is_not_called_a_draft(reporting_app: FastAPI) -> None:
+    built = ProgrammeBuilder()
+    catalog = built.catalog(title="Better Work CAT", version="2", status="published")
+    built.factory("fac_1", participation_start="2023-01-01")
+    built.assessed("fac_1", catalog, date(2024, 5, 6))
+
+    methodology = (await _report_2024(reporting_app, built)).json()["methodology"]
+
+    assert methodology["catalog_versions"] == ["Better Work CAT, version 2"]
+    assert methodology["catalogs"][0]["draft"] is False
 
 
 async def test_a_long_question_label_is_wrapped_whole_into_the_chart(

@@ -164,6 +164,7 @@ def snapshot(structure: CatalogStructure) -> dict[str, Any]:
         "version": catalog.number,
         "title": catalog.title,
         "status": catalog.status,
+        "status_note": catalog.meta.get("status"),
         "published_at": catalog.published_at.isoformat() if catalog.published_at else None,
         "previous_catalog_id": catalog.previous_catalog_id,
         "clusters": [

@@ -100,7 +100,13 @@ async def participating_factories(session: AsyncSession, scope: ReportScope) -> 
 def catalog_label(catalog: CatalogUsed) -> str:
     name = catalog.title or "Compliance Assessment Tool"
     version = f", version {catalog.version}" if catalog.version else ""
-    return f"{name}{version}" + (" (draft, not yet published)" if catalog.draft else "")
+    return f"{name}{version}" + (" (draft)" if catalog.draft else "")
+
+
+def is_draft(status: str | None, status_note: str | None) -> bool:
+    """A catalogue is a draft until published, and after if its author's note says so (a CAT
+    published on the platform only so that assessments can use it)."""
+    return status == "draft" or "draft" in (status_note or "").lower()
 
 
 async def catalogs_used(session: AsyncSession, scope: ReportScope) -> list[CatalogUsed]:
@@ -119,7 +125,8 @@ async def catalogs_used(session: AsyncSession, scope: ReportScope) -> list[Catal
             title=catalog.title,
             version=catalog.version,
             status=catalog.status,
-            draft=catalog.status == "draft",
+            status_note=catalog.status_note,
+            draft=is_draft(catalog.status, catalog.status_note),
             label="",
         )
         used.append(entry.model_copy(update={"label": catalog_label(entry)}))

@@ -47,7 +47,11 @@ class CatalogUsed(BaseModel):
     title: str | None
     version: str | None
     status: str | None
-    draft: bool = Field(description="Not (yet) published: its wording may still change.")
+    status_note: str | None = None
+    draft: bool = Field(
+        description="Unpublished, or published with a note saying it is a draft: its wording "
+        "may still change."
+    )
     label: str = Field(description="How the report names it: title, version, draft or not.")
 
 

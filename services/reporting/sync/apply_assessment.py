@@ -80,6 +80,7 @@ async def apply_catalog(session: AsyncSession, event: Event, ctx: ApplyContext) 
                 "version": None if p.get("version") is None else str(p.get("version")),
                 "title": p.get("title"),
                 "status": p.get("status"),
+                "status_note": None if p.get("status_note") is None else str(p["status_note"]),
                 "published_at": parse_datetime(p.get("published_at")),
                 "previous_catalog_id": p.get("previous_catalog_id"),
             }
