@@ -217,8 +217,13 @@ class DisclosurePlan:
     last_year: int | None = None
 
     def period_published(self, period: int) -> bool:
-        """Trends by year show ended years only."""
-        return self.minimum is None or self.last_year is None or period <= self.last_year
+        """Trends by year show ended years only, and, for a breakdown, only the years in which
+        it is published (a year left out tells no more than a refusal would)."""
+        if self.minimum is None:
+            return True
+        if self.last_year is not None and period > self.last_year:
+            return False
+        return self.breakdown is None or self._cell_published(period)
 
     def _cell_published(self, period: int) -> bool:
         family = self.families.get(period)

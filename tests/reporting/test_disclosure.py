@@ -132,6 +132,17 @@ async def test_trends_show_the_public_ended_years_only(client: httpx.AsyncClient
     assert body["minimum_factories"] == 5
 
 
+async def test_trends_leave_out_the_years_a_breakdown_is_not_published(
+    client: httpx.AsyncClient,
+) -> None:
+    """Not even how many Toshkent factories were assessed: no region is published here."""
+    params = {"country": "UZ", "by": "year", "region": "Toshkent"}
+    public = (await client.get(f"{RATES}/trends", params=params)).json()
+    staff = (await client.get(f"{RATES}/trends", params=params, headers=STAFF)).json()
+    assert public["periods"] == [] and public["items"] == []
+    assert staff["periods"] == [2022, 2023, 2024]
+
+
 @pytest.fixture
 async def one_factory_country(reporting_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Kazakhstan has one factory, assessed in 2024; Uzbekistan six."""
