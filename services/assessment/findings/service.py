@@ -180,26 +180,28 @@ async def _commit_with_new_version(session: AsyncSession, assessment: Assessment
     event (carrying the new version and the findings count), in one transaction. The version
     UPDATE checks the version read, so a writer that raced past If-Match gets 412 and its
     findings roll back. Returns how many findings the assessment now has."""
-    counted: list[int] = []
-
-    async def record_event() -> None:
-        count = (
+    await session.flush()  # the findings, so that the count sees them
+    count = int(
+        (
             await session.execute(
                 select(func.count())
                 .select_from(Finding)
                 .where(col(Finding.assessment_id) == assessment.id)
             )
         ).scalar_one()
-        counted.append(int(count))
-        await emit(
+    )
+    await commit_update(
+        session,
+        assessment,
+        {},
+        lambda: emit(
             session,
             "assessment.updated",
             assessment.id,
             {**snapshot(assessment), "findings_count": count},
-        )
-
-    await commit_update(session, assessment, {}, record_event)
-    return counted[0]
+        ),
+    )
+    return count
 
 
 async def replace_findings(
