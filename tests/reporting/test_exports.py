@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -57,6 +58,7 @@ def hostile_feeds() -> dict[str, FakeSource]:
     texts = iter(HOSTILE * 20)
     for cluster in catalog["clusters"]:
         cluster["name"] = next(texts)
+        cluster["category"] = 'x" onmouseover="alert(1)'
         for point in cluster["compliance_points"]:
             point["name"] = next(texts)
             for question in point["questions"]:
@@ -190,9 +192,13 @@ async def test_html_report_is_served_with_a_strict_content_security_policy(
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
     assert directives["default-src"] == "'none'"
     assert "script-src" not in directives and "unsafe" not in policy
-    styles = re.findall(r"<style>(.*?)</style>", response.text, re.DOTALL)
+    html = response.text
+    styles = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)
     assert styles, "the report's stylesheet is gone"
     for css in styles:
         digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in directives["style-src"]
     assert response.headers["x-content-type-options"] == "nosniff"
+    # Catalogue text stays text in the charts' attributes too.
+    charts = [ElementTree.fromstring(svg) for svg in re.findall(r"<svg.*?</svg>", html, re.S)]
+    assert charts and not any("onmouseover" in e.attrib for c in charts for e in c.iter())

@@ -20,6 +20,7 @@ LINE = 13  # baseline to baseline of wrapped label lines (11px type)
 LABEL_CHARS = 46
 HEADING_CHARS = 100
 FONT = "DejaVu Sans, Arial, sans-serif"
+ATTRIBUTE = {'"': "&quot;"}  # a title (catalogue text) must not close its attribute
 BAR_COLOUR = "#1f5fa8"
 PERIOD_COLOURS = ["#9ecae1", "#4292c6", "#08519c", "#08306b", "#6baed6", "#2171b5"]
 
@@ -103,7 +104,7 @@ def _bar_row(y: float, bar: Bar) -> tuple[list[str], float]:
 def _svg(height: float, body: list[str], title: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:.0f}" '
-        f'width="100%" role="img" aria-label="{escape(title)}" font-family="{FONT}" '
+        f'width="100%" role="img" aria-label="{escape(title, ATTRIBUTE)}" font-family="{FONT}" '
         f'font-size="11">'
         f"<title>{escape(title)}</title>" + "".join(body) + "</svg>"
     )
