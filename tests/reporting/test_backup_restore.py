@@ -154,6 +154,38 @@ async def test_full_restore_gives_the_reports_of_the_backup(
     assert await reported(reporting_client) == expected
 
 
+@pytest.mark.usefixtures("deployment", "reporting_app")
+async def test_a_backup_taken_while_writes_go_on_is_consistent(
+    tmp_path: Path,
+    assessment_client: httpx.AsyncClient,
+    training_app: FastAPI,
+    assessment_database: Database,
+) -> None:
+    await new_factory(assessment_client, name="Toshkent To'qimachilik")
+    await sync_reporting()
+
+    async def keep_writing() -> int:
+        written = 0
+        while not backup.done():
+            await new_factory(assessment_client, name=f"Andijon Tikuv {written}")
+            written += 1
+        return written
+
+    backup = asyncio.ensure_future(asyncio.to_thread(write_backup, tmp_path / "backup"))
+    writes = asyncio.ensure_future(keep_writing())
+    manifest = await backup
+    assert await writes > 0, "nothing was written during the backup"
+
+    saved = manifest.services
+    cursor = saved["reporting"].positions.cursors["assessment"].last_event_id
+    assert 0 < cursor <= saved["assessment"].positions.feed_end.last_event_id
+    assert manifest.platform_version and saved["assessment"].positions.revision
+    # What the manifest says is what the copy holds: restored alone, its feed ends there.
+    restored_end = saved["assessment"].positions.feed_end.last_event_id
+    await restore(tmp_path / "backup", ["assessment"], assessment_database)
+    assert (await feed(assessment_client))[-1]["id"] == restored_end
+
+
 @pytest.mark.usefixtures("deployment")
 async def test_a_damaged_backup_replaces_nothing(
     tmp_path: Path, assessment_client: httpx.AsyncClient, training_app: FastAPI
