@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bw.runner import Platform
 from tests.e2e.conftest import SERVICES, platform_env, start_platform
@@ -82,9 +83,26 @@ FUZZ_SETTINGS = settings(
 )
 
 
-def _exercise(case: schemathesis.Case) -> None:
+# The OpenAPI documents do not declare Idempotency-Key and If-Match (middleware and
+# dependencies read them), so schemathesis would never send them; generate them here, sane and
+# hostile, on every operation. Visible ASCII only: the HTTP client refuses anything else.
+_HEADER_TEXT = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=300)
+PRECONDITION_HEADERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "Idempotency-Key": st.one_of(st.uuids().map(str), _HEADER_TEXT),
+        "If-Match": st.one_of(
+            st.just("*"), st.just('W/"0"'), _HEADER_TEXT.map(lambda t: f'"{t}"'), _HEADER_TEXT
+        ),
+    },
+)
+
+
+def _exercise(case: schemathesis.Case, extra_headers: dict[str, str]) -> None:
     bearer = token("service", ttl_seconds=3600) if case.path.startswith("/internal") else ADMIN
-    case.call_and_validate(headers={"Authorization": f"Bearer {bearer}"}, checks=CHECKS, timeout=60)
+    case.call_and_validate(
+        headers={**extra_headers, "Authorization": f"Bearer {bearer}"}, checks=CHECKS, timeout=60
+    )
 
 
 def fuzz(schema: schemathesis.BaseSchema) -> None:
@@ -94,10 +112,10 @@ def fuzz(schema: schemathesis.BaseSchema) -> None:
     assert operations, "the document lists no operations"
     for operation in operations:
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(), extra_headers=PRECONDITION_HEADERS)
         @FUZZ_SETTINGS
-        def run(case: schemathesis.Case) -> None:
-            _exercise(case)
+        def run(case: schemathesis.Case, extra_headers: dict[str, str]) -> None:
+            _exercise(case, extra_headers)
 
         try:
             run()
