@@ -92,8 +92,10 @@ async def update_session(
     references: AssessmentClient = Depends(assessment_references),
     caller: Principal = Depends(WRITE),
 ) -> SessionRead:
-    # 404 before anything else; then the HTTP check, before the write transaction takes a lock.
-    await service.get_session(read_session, session_id, caller)
+    # 404, then If-Match, before anything else; then the HTTP check, before the write
+    # transaction takes a lock (If-Match is checked again under it).
+    seen = await service.get_session(read_session, session_id, caller)
+    check_if_match(request, seen.id, seen.version)
     await read_session.rollback()
     country = None
     if body.factory_ids:
