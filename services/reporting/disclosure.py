@@ -327,6 +327,18 @@ async def plan(
     return result
 
 
+# --- figures of few factories outside the methodology ---------------------------------------
+
+
+def withheld_below_minimum(factories: int, audience: Audience) -> Withheld | None:
+    """Primary suppression for a figure that is a result of the factories behind it (e.g.
+    improvement-plan progress): withheld when fewer than the minimum are behind it."""
+    minimum = audience.minimum_factories
+    if minimum is None or factories == 0 or factories >= minimum:
+        return None
+    return primary_reason(minimum)
+
+
 # --- breakdown tables (counts of factories by a characteristic) -----------------------------
 
 

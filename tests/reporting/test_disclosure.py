@@ -118,6 +118,23 @@ async def test_activity_refuses_the_breakdowns_it_used_to_ignore_for_everyone(
     assert public.status_code == 200 and public.json()["training"]["sessions"] == 6
 
 
+async def test_improvement_plan_progress_of_too_few_factories_is_withheld(
+    client: httpx.AsyncClient,
+) -> None:
+    """The generated programme has one factory with a plan: its progress is its own result."""
+    params = {"country": "UZ", "year": "2023"}
+    public = (await client.get("/v1/reports/activity", params=params)).json()["improvement_plans"]
+    staff = (await client.get("/v1/reports/activity", params=params, headers=STAFF)).json()
+    assert public["factories"] == 1 and public["withheld"]["minimum_factories"] == 5
+    assert [public[k] for k in ("items", "completed", "overdue", "completion_rate")] == [None] * 4
+    assert (
+        staff["improvement_plans"]["items"] == 5 and staff["improvement_plans"]["withheld"] is None
+    )
+    html = (await client.get("/v1/reports/annual/2023", params={**params, "format": "html"})).text
+    assert 'Improvement plans: <span class="withheld">Fewer than 5 factories' in html
+    assert "None" not in html
+
+
 async def test_the_annual_report_of_a_year_not_ended_is_for_staff_only(
     client: httpx.AsyncClient,
 ) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from services.reporting.compliance.schemas import ScopeRead
+from services.reporting.compliance.schemas import ScopeRead, Withheld
 
 
 class Participants(BaseModel):
@@ -39,13 +39,18 @@ class AdvisoryFigures(BaseModel):
 
 
 class ImprovementPlanFigures(BaseModel):
-    items: int
-    completed: int
-    in_progress: int
-    pending: int
-    overdue: int = Field(description="Not completed and due before the as-of date.")
+    """Remediation progress is a result of the factories behind it: callers without
+    factory-level entitlement get it only when enough factories are behind it."""
+
+    factories: int = Field(description="Factories with items due in the period.")
+    items: int | None
+    completed: int | None
+    in_progress: int | None
+    pending: int | None
+    overdue: int | None = Field(description="Not completed and due before the as-of date.")
     completion_rate: float | None
     as_of: str
+    withheld: Withheld | None = None
 
 
 class SeminarKindFigures(BaseModel):

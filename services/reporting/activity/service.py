@@ -25,6 +25,7 @@ from services.reporting.activity.schemas import (
     TrainingFigures,
 )
 from services.reporting.compliance.schemas import ScopeRead
+from services.reporting.disclosure import withheld_below_minimum
 from services.reporting.models import (
     AdvisoryVisit,
     CommitteeMeeting,
@@ -138,14 +139,16 @@ async def improvement_plan_figures(
     i: Any = ImprovementPlanItem
     as_of = min(scope.date_to, today) if scope.date_to else today
     rows = await session.execute(
-        select(i.status, i.due_date, i.completed_at).where(
+        select(i.status, i.due_date, i.completed_at, i.factory_id).where(
             *_in_window(i.due_date, scope), *_factory_in_country(i.factory_id, scope)
         )
     )
     counts = {"completed": 0, "in_progress": 0, "pending": 0}
     overdue = total = 0
-    for status, due, completed_at in rows.all():
+    factories: set[str | None] = set()
+    for status, due, completed_at, factory_id in rows.all():
         total += 1
+        factories.add(factory_id)
         done = status == "completed" and (completed_at is None or completed_at <= as_of)
         if done:
             counts["completed"] += 1
@@ -155,7 +158,21 @@ async def improvement_plan_figures(
             counts["pending"] += 1
         if not done and due is not None and due < as_of:
             overdue += 1
+    withheld = withheld_below_minimum(len(factories), audience)
+    if withheld is not None:
+        return ImprovementPlanFigures(
+            factories=len(factories),
+            items=None,
+            completed=None,
+            in_progress=None,
+            pending=None,
+            overdue=None,
+            completion_rate=None,
+            as_of=as_of.isoformat(),
+            withheld=withheld,
+        )
     return ImprovementPlanFigures(
+        factories=len(factories),
         items=total,
         **counts,
         overdue=overdue,
