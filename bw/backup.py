@@ -11,6 +11,7 @@ older than reporting's data, reporting rebuilds that part from the feeds.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,14 +140,19 @@ def check_restorable(manifest: Manifest, names: list[str]) -> dict[str, ServiceD
     return targets
 
 
-def _safety_copy(var_dir: Path) -> Path | None:
+def var_dir() -> Path:
+    """Where the platform keeps its files (BW_VAR_DIR, as the settings read it)."""
+    return Path(os.environ.get("BW_VAR_DIR") or spec("reporting").settings_class().var_dir)
+
+
+def _safety_copy(directory: Path) -> Path | None:
     """A backup of what the restore replaces, when there is anything to keep."""
     for database in all_databases():
         state = migration_state(database)
         if not state.exists or state.current is None:
             return None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = var_dir / "backups" / f"before-restore-{stamp}"
+    target = directory / "backups" / f"before-restore-{stamp}"
     write_backup(target)
     return target
 
@@ -158,7 +164,7 @@ def restore_backup(
     manifest.check_files(directory)
     targets = check_restorable(manifest, names)
     _refuse_while_running(names)
-    kept = _safety_copy(spec("reporting").settings_class().var_dir) if safety_copy else None
+    kept = _safety_copy(var_dir()) if safety_copy else None
     for name, target in targets.items():
         source = directory / manifest.services[name].file
         ensure_database(target)
