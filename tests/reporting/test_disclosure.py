@@ -133,6 +133,7 @@ async def test_improvement_plan_progress_of_too_few_factories_is_withheld(
     html = (await client.get("/v1/reports/annual/2023", params={**params, "format": "html"})).text
     assert 'Improvement plans: <span class="withheld">Fewer than 5 factories' in html
     assert "None" not in html
+    assert "Trends by assessment cycle are not in the public edition" in html
 
 
 async def test_the_annual_report_of_a_year_not_ended_is_for_staff_only(
