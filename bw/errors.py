@@ -92,6 +92,12 @@ def _database_line(exc: BaseException, what: str = "database", url: str = "") ->
         return f"the {what}{at} is not migrated ({message}): run `bw migrate`"
     if isinstance(exc, sqlite3.OperationalError) and "unable to open" in message:
         return f"cannot open the {what}{at}: its directory is missing or not writable"
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in message:
+        return f"the {what}{at} stayed locked by another writer: try again"
+    if isinstance(exc, sqlite3.OperationalError) and "readonly" in message:
+        return f"the {what}{at} is read-only here: check the file's owner and permissions"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"no space left on the disk of the {what}{at}: free some and try again"
     if isinstance(exc, socket.gaierror):
         return f"cannot reach the {what}{at}: the host name does not resolve ({message})"
     if isinstance(exc, ConnectionRefusedError) or (

@@ -16,8 +16,9 @@ from bw import report as report_cli
 from bw import seed as seed_cli
 from bw import sync as sync_cli
 from bw import training as training_cli
+from bw.databases import all_databases
 from bw.errors import OperatorError, OperatorGroup
-from bw.migrations import ServiceName, migrate
+from bw.migrations import ServiceName, migrate, migration_state
 from bw.runner import Platform
 from bw.services import SERVICES
 from gateway.settings import GatewaySettings
@@ -102,6 +103,11 @@ def up(
     gateway_port: Annotated[int | None, typer.Option(help="Default: GATEWAY_PORT or 8000.")] = None,
 ) -> None:
     """Start the gateway and the three services; stop them all with Ctrl-C."""
+    for database in all_databases():
+        # Apps on a database behind their code would fail on requests, not at startup.
+        state = migration_state(database)
+        if state.pending:
+            raise OperatorError(f"not starting: {state.line}; run `bw migrate` first")
     ports = {s.name: s.settings_class().port for s in SERVICES}
     ports["gateway"] = gateway_port or GatewaySettings().port
     platform = Platform(host=host, ports=ports)

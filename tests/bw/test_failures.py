@@ -115,6 +115,12 @@ def test_a_service_not_answering_fails_in_one_line(tmp_path: Path) -> None:
     assert f"could not reach {url}" in result.stderr and "Traceback" not in result.output
 
 
+def test_up_on_a_database_behind_the_code_does_not_start(sqlite_deployment: Path) -> None:
+    line = one_clear_line(runner.invoke(app, ["up"]))
+    assert line.startswith("error: not starting: assessment: database not created yet")
+    assert line.endswith("run `bw migrate` first")
+
+
 def test_no_data_for_the_scope_writes_nothing(sqlite_deployment: Path) -> None:
     assert runner.invoke(app, ["migrate"]).exit_code == 0
     output = sqlite_deployment / "x.pdf"
