@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -16,7 +16,8 @@ from services.common.health import ReadinessCheck, health_router
 from services.common.idempotency import IdempotencyFields, IdempotencyMiddleware
 from services.common.input_guard import InputGuardMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
-from services.common.problems import PROBLEM_RESPONSES, install_problem_handlers
+from services.common.openapi_contract import declare_contract, operation_id
+from services.common.problems import install_problem_handlers
 from services.common.settings import AuthSettings, ServiceSettings, require_real_secrets
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -24,14 +25,17 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's database session (writes: takes the write lock on SQLite)."""
-    async for session in request.app.state.db.session():
-        yield session
+    # aclosing: when the route raises, the session closes now, not whenever it is collected.
+    async with aclosing(request.app.state.db.session()) as sessions:
+        async for session in sessions:
+            yield session
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A read-only session: on SQLite it never waits for writers."""
-    async for session in request.app.state.db.read_session():
-        yield session
+    async with aclosing(request.app.state.db.read_session()) as sessions:
+        async for session in sessions:
+            yield session
 
 
 def create_service_app(
@@ -69,7 +73,7 @@ def create_service_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        responses=PROBLEM_RESPONSES,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.auth_settings = auth_settings or AuthSettings()
@@ -87,7 +91,25 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     publish_access(app)
+    publish_contract(app)
     return app
+
+
+def publish_contract(app: FastAPI) -> None:
+    """Each operation's document lists the headers and errors its route can give, derived from
+    what the route declares (services/common/openapi_contract.py), not one list for all."""
+    for route in _api_routes(app.routes):
+        # Again on the final route: FastAPI names a route before it knows its response model,
+        # and the rule tells a page (``list...``) from one object (``get...``) by that model.
+        route.operation_id = route.operation_id or operation_id(route)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            declare_contract(generate(), _api_routes(app.routes))
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def publish_access(app: FastAPI) -> None:

@@ -29,9 +29,7 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 # The open unit of work of the current request, with the database it belongs to: several apps
 # can share one task (in-process test transports), and only sessions of the same database join.
-_unit_of_work: ContextVar[tuple[Database, AsyncConnection] | None] = ContextVar(
-    "bw_unit_of_work", default=None
-)
+_unit_of_work: ContextVar[UnitOfWork | None] = ContextVar("bw_unit_of_work", default=None)
 
 
 def is_sqlite(url: str) -> bool:
@@ -74,6 +72,41 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+class UnitOfWork:
+    """The open transaction of one request, and the sessions that joined it."""
+
+    def __init__(self, database: Database, connection: AsyncConnection) -> None:
+        self.database = database
+        self.connection = connection
+        self._sessions: list[AsyncSession] = []
+
+    def join(self) -> AsyncSession:
+        # commit() and rollback() then act on a savepoint; the unit's owner ends the transaction.
+        session = self.database.sessionmaker(
+            bind=self.connection, join_transaction_mode="create_savepoint"
+        )
+        self._sessions.append(session)
+        return session
+
+    async def commit(self) -> None:
+        await self.close_sessions()
+        await self.connection.commit()
+
+    async def rollback(self) -> None:
+        await self.close_sessions()
+        if self.connection.in_transaction():
+            await self.connection.rollback()
+
+    async def close_sessions(self) -> None:
+        """Close the joined sessions, even those whose owner has not (a dependency generator
+        left unfinished): closed later, they would act on a connection already back in the
+        pool. What a session did not commit is rolled back to its savepoint, and with it
+        anything written on the connection since, so call this before adding to the unit."""
+        sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            await session.close()
+
+
 class Database:
     """One engine and session factory per app, created at startup and disposed at shutdown."""
 
@@ -104,35 +137,32 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def request_transaction(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction for a whole request. The caller commits it (``await conn.commit()``);
-        anything not committed when the block ends is rolled back. Sessions opened in the block
-        (:meth:`session`, :meth:`read_session`) join it through savepoints. On SQLite it takes
-        the write lock at once, like every writing session."""
+    async def request_transaction(self) -> AsyncIterator[UnitOfWork]:
+        """One transaction for a whole request; the caller ends it with ``commit()`` or
+        ``rollback()``, and whatever it has not committed when the block ends is rolled back.
+        Sessions opened in the block (:meth:`session`, :meth:`read_session`) join it through
+        savepoints. On SQLite it takes the write lock at once, like every writing session."""
         async with self.engine.connect() as connection:
             await connection.begin()
-            token = _unit_of_work.set((self, connection))
+            unit = UnitOfWork(self, connection)
+            token = _unit_of_work.set(unit)
             try:
-                yield connection
+                yield unit
             finally:
                 _unit_of_work.reset(token)
-                if connection.in_transaction():
-                    await connection.rollback()
+                await unit.rollback()
 
-    def _open_unit(self) -> AsyncConnection | None:
+    def _open_unit(self) -> UnitOfWork | None:
         unit = _unit_of_work.get()
-        if unit is None or unit[0] is not self:
-            return None
         # A task started inside the request keeps a copy of its context: once the unit has
         # ended, that task's sessions open their own transactions.
-        return unit[1] if unit[1].in_transaction() else None
+        if unit is None or unit.database is not self or not unit.connection.in_transaction():
+            return None
+        return unit
 
     def _joined_or_new_session(self) -> AsyncSession:
-        connection = self._open_unit()
-        if connection is None:
-            return self.sessionmaker()
-        # commit() and rollback() then act on a savepoint; the unit's owner ends the transaction.
-        return self.sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        unit = self._open_unit()
+        return self.sessionmaker() if unit is None else unit.join()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -146,24 +146,25 @@ class IdempotencyMiddleware:
         scope_key = f"{_caller_subject(scope)}:{scope.get('path', '')}:{key}"[:300]
         request_hash = _request_hash(scope, body)
         database: Database = scope["app"].state.db
-        async with database.request_transaction() as connection:
-            earlier = await self._claim(connection, scope_key, request_hash)
+        async with database.request_transaction() as unit:
+            earlier = await self._claim(unit.connection, scope_key, request_hash)
             if earlier is not None:
-                await connection.rollback()
+                await unit.rollback()
                 await self._answer_earlier(scope, receive, send, earlier, request_hash)
                 return
             response = _Response()
             await self.app(scope, _replaying(body, receive), response.capture)
+            await unit.close_sessions()  # before the record: a savepoint rollback would undo it
             if not response.succeeded:
-                await connection.rollback()  # nothing of a failed attempt stays, nor its key
+                await unit.rollback()  # nothing of a failed attempt stays, nor its key
             else:
-                await connection.execute(
+                await unit.connection.execute(
                     update(self.table)
                     .where(self.table.c.scope_key == scope_key)
                     .values(**_stored_response(response))
                 )
                 try:
-                    await connection.commit()
+                    await unit.commit()
                 except SQLAlchemyError:
                     log.exception("commit of an idempotent request failed")
                     detail = "The request could not be committed; retry it with the same key."

@@ -17,7 +17,7 @@ from services.common.db import Database
 from services.common.etag import etag_for
 from services.common.idempotency import MAX_KEY_LENGTH, _request_hash
 from services.common.ids import new_id
-from services.common.problems import Problem
+from services.common.problems import Problem, not_found
 from services.common.settings import ServiceSettings
 from tests.common.notes_app import Note, NoteIdempotency, NoteIn, router
 from tests.support import TEST_AUTH, auth_header
@@ -112,6 +112,22 @@ async def create_located_note(
 
 
 MAX_BODY_BYTES = 1000
+
+
+@located.post("/{note_id}/copies", status_code=201)
+async def copy_note(
+    note_id: str,
+    session: AsyncSession = Depends(get_session),
+    _: Principal = Depends(Access(Role.ADMIN)),
+) -> dict[str, object]:
+    """Reads through the session, so it is inside a transaction when it answers 404."""
+    original = await session.get(Note, note_id)
+    if original is None:
+        raise not_found("Note", note_id)
+    copy = Note(id=new_id("note"), text=original.text)
+    session.add(copy)
+    await session.commit()
+    return {"id": copy.id}
 
 
 @pytest.fixture
@@ -285,3 +301,21 @@ async def test_an_over_long_streamed_body_with_a_key_is_413(
     assert response.status_code == 413
     assert response.headers["content-type"].startswith("application/problem+json")
     assert await stored_records(notes_database) == []
+
+
+async def test_a_route_that_fails_inside_its_transaction_leaves_the_database_usable(
+    located_client: httpx.AsyncClient,
+) -> None:
+    for attempt in range(3):
+        missing = await located_client.post(
+            "/v1/located-notes/note_missing/copies",
+            json={},
+            headers={**ADMIN, "idempotency-key": f"copy-{attempt}"},
+        )
+        assert missing.status_code == 404
+        assert (await located_client.get("/v1/notes", headers=ADMIN)).status_code == 200
+    created = await located_client.post(
+        "/v1/located-notes", json={"text": "t"}, headers={**ADMIN, "idempotency-key": "after"}
+    )
+    assert created.status_code == 201
+    assert await count(located_client) == 1
