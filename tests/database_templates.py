@@ -136,8 +136,15 @@ async def drop_pg(url: str, name: str) -> None:
     await _autocommit(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _pg_template_built() -> bool:
+    marker = run_dir() / "pg-template"
+    return marker.exists() and bool(marker.read_text())
+
+
 async def drop_run_databases(url: str) -> None:
     """Every database this run created (the template and any clone a crashed worker left)."""
+    if not _pg_template_built():
+        return  # no template, so no clone either: nothing to connect for
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
