@@ -55,6 +55,33 @@ def _require_migrated(database: ServiceDatabase) -> None:
         raise OperatorError(f"the {database.label} holds nothing yet ({database.where})")
 
 
+def _copy_every_service(
+    databases: dict[str, ServiceDatabase], backend: str, partial: Path
+) -> dict[str, ServiceEntry]:
+    entries: dict[str, ServiceEntry] = {}
+    if backend == "sqlite":
+        from bw.backup_sqlite import copy_database, read_positions
+
+        for name in BACKUP_ORDER:
+            target = partial / f"{name}.db"
+            with databases[name].working():
+                copy_database(databases[name].sqlite_path, target, "DELETE")
+            entries[name] = _entry(target, None, read_positions(target))
+        return entries
+    from bw.backup_postgres import dump_schemas
+
+    groups: dict[str, list[ServiceDatabase]] = {}
+    for name in BACKUP_ORDER:
+        groups.setdefault(databases[name].url, []).append(databases[name])
+    for group in groups.values():
+        with group[0].working():
+            dumped = asyncio.run(dump_schemas(group, partial))
+        for database in group:
+            path, positions = dumped[database.service]
+            entries[database.service] = _entry(path, database.schema, positions)
+    return entries
+
+
 def write_backup(directory: Path) -> Manifest:
     """Back up every service into ``directory`` (which must not exist or be empty)."""
     if directory.exists() and any(directory.iterdir()):
@@ -66,27 +93,11 @@ def write_backup(directory: Path) -> Manifest:
     partial = directory.with_name(directory.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    entries: dict[str, ServiceEntry] = {}
-    if backend == "sqlite":
-        from bw.backup_sqlite import copy_database, read_positions
-
-        for name in BACKUP_ORDER:
-            target = partial / f"{name}.db"
-            with databases[name].working():
-                copy_database(databases[name].sqlite_path, target, "DELETE")
-            entries[name] = _entry(target, None, read_positions(target))
-    else:
-        from bw.backup_postgres import dump_schemas
-
-        groups: dict[str, list[ServiceDatabase]] = {}
-        for name in BACKUP_ORDER:
-            groups.setdefault(databases[name].url, []).append(databases[name])
-        for group in groups.values():
-            with group[0].working():
-                dumped = asyncio.run(dump_schemas(group, partial))
-            for database in group:
-                path, positions = dumped[database.service]
-                entries[database.service] = _entry(path, database.schema, positions)
+    try:
+        entries = _copy_every_service(databases, backend, partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # never leave half a backup behind
+        raise
     manifest = Manifest(backend=backend, services=entries)
     manifest.write(partial)
     if directory.exists():

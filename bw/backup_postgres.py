@@ -153,14 +153,73 @@ async def read_positions(database: ServiceDatabase) -> ServicePositions:
         await conn.close()
 
 
+def _emptying_sql(schema: str) -> str:
+    """Drops everything inside the schema but keeps the schema itself, so a service role that
+    owns its schema without CREATE on the database (deploy/postgres-init.sql) can restore it."""
+    literal = "'" + schema.replace("'", "''") + "'"
+    return f"""
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT c.relname, c.relkind FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = {literal} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') LOOP
+    EXECUTE format('DROP %s IF EXISTS %I.%I CASCADE',
+      CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+        WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
+      {literal}, r.relname);
+  END LOOP;
+  FOR r IN SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+           WHERE n.nspname = {literal} AND t.typtype IN ('e', 'd', 'c', 'r')
+             AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid) LOOP
+    EXECUTE format('DROP TYPE IF EXISTS %I.%I CASCADE', {literal}, r.typname);
+  END LOOP;
+  FOR r IN SELECT p.oid::regprocedure AS routine FROM pg_proc p
+           JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = {literal} LOOP
+    EXECUTE format('DROP ROUTINE IF EXISTS %s CASCADE', r.routine);
+  END LOOP;
+END $$;
+"""
+
+
+async def _schema_exists(database: ServiceDatabase) -> bool:
+    conn = await asyncpg.connect(_asyncpg_dsn(database.url))
+    try:
+        found = await conn.fetchval(
+            "SELECT 1 FROM pg_namespace WHERE nspname = $1", database.schema
+        )
+    finally:
+        await conn.close()
+    return found is not None
+
+
 def restore_schema(database: ServiceDatabase, dump: Path) -> None:
-    """Replace the service's schema with the dump's, in one transaction."""
+    """Replace what the service's schema holds with the dump's, in one transaction."""
     assert database.schema is not None
     dsn, env = _connection(database.url)
+    pg_restore = _tool("pg_restore")
     with tempfile.TemporaryDirectory() as scratch:
-        script = Path(scratch) / "restore.sql"
+        emptying, listing, script = (
+            Path(scratch) / n for n in ("empty.sql", "list", "restore.sql")
+        )
+        emptying.write_text(_emptying_sql(database.schema), encoding="utf-8")
+        selection: list[str] = []
+        if asyncio.run(_schema_exists(database)):
+            # Keep the schema (and its owner): restore only what is inside it.
+            _run([pg_restore, f"--file={listing}", "--list", str(dump)], env, "pg_restore --list")
+            entries = listing.read_text(encoding="utf-8").splitlines()
+            kept = [e for e in entries if f" SCHEMA - {database.schema} " not in f"{e} "]
+            listing.write_text("\n".join(kept) + "\n", encoding="utf-8")
+            selection = [f"--use-list={listing}"]
         _run(
-            [_tool("pg_restore"), "--no-owner", "--no-privileges", f"--file={script}", str(dump)],
+            [
+                pg_restore,
+                "--no-owner",
+                "--no-privileges",
+                *selection,
+                f"--file={script}",
+                str(dump),
+            ],
             env,
             f"pg_restore of {database.service}",
         )
@@ -171,7 +230,7 @@ def restore_schema(database: ServiceDatabase, dump: Path) -> None:
                 "--quiet",
                 "--set=ON_ERROR_STOP=1",
                 "--single-transaction",
-                f"--command=DROP SCHEMA IF EXISTS {_quoted(database.schema)} CASCADE",
+                f"--file={emptying}",
                 f"--file={script}",
                 f"--dbname={dsn}",
             ],
