@@ -22,6 +22,7 @@ from tests.reporting.feedgen import (
     assessment_payload,
     catalog_payload,
     factory_payload,
+    generate_programme,
 )
 from tests.support import auth_header
 
@@ -30,10 +31,18 @@ STAFF = auth_header("staff")
 OPEN_YEAR = date.today().year
 
 
+@pytest.fixture(scope="module")
+def fourteen_factories() -> Programme:
+    """14 factories in UZ over four regions, 2022-2024; this module's own, since other tests
+    add events to the session's programme."""
+    return generate_programme(seed=20240, factories=14, cycles=3)
+
+
 @pytest.fixture
-async def client(reporting_app: FastAPI, programme: Programme) -> AsyncIterator[httpx.AsyncClient]:
-    """The session's generated programme (14 factories in UZ, 2022-2024)."""
-    await sync_programme(reporting_app, programme)
+async def client(
+    reporting_app: FastAPI, fourteen_factories: Programme
+) -> AsyncIterator[httpx.AsyncClient]:
+    await sync_programme(reporting_app, fourteen_factories)
     transport = httpx.ASGITransport(app=reporting_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://reporting") as client:
         yield client
