@@ -10,7 +10,10 @@ from typing import Any
 
 import httpx
 
+from gateway.api_description import API_DESCRIPTION
 from gateway.proxy import route_for
+from services.common.openapi_contract import problem_response
+from services.common.openapi_schemas import reachable_schemas
 
 REF_PREFIX = "#/components/schemas/"
 
@@ -45,8 +48,7 @@ def merge_documents(
         "info": {
             "title": title,
             "version": version,
-            "description": "The one public door to the assessment, training and reporting "
-            "services. Authenticate with `Authorization: Bearer <JWT>`.",
+            "description": API_DESCRIPTION,
         },
         "paths": {},
         "components": {
@@ -80,7 +82,27 @@ def merge_documents(
             if tag.get("name") not in seen_tags:
                 seen_tags.add(tag["name"])
                 merged["tags"].append(tag)
+    for item in merged["paths"].values():
+        for operation in item.values():
+            operation["responses"].update(GATEWAY_RESPONSES)
+    merged["components"]["schemas"] = _published_schemas(merged)
     return merged
+
+
+# What the gateway itself may answer to any operation, whatever the service declares.
+GATEWAY_RESPONSES: dict[str, Any] = {
+    "429": problem_response(429, "Retry-After"),
+    "503": problem_response(503, "Retry-After"),
+    "504": problem_response(504),
+}
+
+
+def _published_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """Only the schemas the public paths use, directly or through other schemas: those of
+    internal routes (the change feed's ``ChangePage``) are not part of the contract."""
+    schemas: dict[str, Any] = document["components"]["schemas"]
+    used = reachable_schemas(schemas, [document["paths"]])
+    return {name: schema for name, schema in schemas.items() if name in used}
 
 
 class OpenAPICache:

@@ -16,7 +16,8 @@ from services.common.health import ReadinessCheck, health_router
 from services.common.idempotency import IdempotencyFields, IdempotencyMiddleware
 from services.common.input_guard import InputGuardMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
-from services.common.problems import PROBLEM_RESPONSES, install_problem_handlers
+from services.common.openapi_contract import declare_contract, operation_id
+from services.common.problems import install_problem_handlers
 from services.common.settings import AuthSettings, ServiceSettings, require_real_secrets
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -72,7 +73,7 @@ def create_service_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        responses=PROBLEM_RESPONSES,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.auth_settings = auth_settings or AuthSettings()
@@ -90,7 +91,25 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     publish_access(app)
+    publish_contract(app)
     return app
+
+
+def publish_contract(app: FastAPI) -> None:
+    """Each operation's document lists the headers and errors its route can give, derived from
+    what the route declares (services/common/openapi_contract.py), not one list for all."""
+    for route in _api_routes(app.routes):
+        # Again on the final route: FastAPI names a route before it knows its response model,
+        # and the rule tells a page (``list...``) from one object (``get...``) by that model.
+        route.operation_id = route.operation_id or operation_id(route)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            declare_contract(generate(), _api_routes(app.routes))
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def publish_access(app: FastAPI) -> None:

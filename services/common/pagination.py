@@ -27,8 +27,21 @@ MAX_LIMIT = 500
 
 
 class Page(BaseModel, Generic[T]):
+    """One page of a list; named after its items in the OpenAPI document (``FactoryPage``)."""
+
     items: list[T]
     next_cursor: str | None = None
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        return readable_generic_name(params, "Page")
+
+
+def readable_generic_name(params: tuple[Any, ...], kind: str) -> str:
+    """``Page[FactoryRead]`` -> ``FactoryPage``: the name generated clients use for the type,
+    instead of pydantic's ``Page_FactoryRead_``."""
+    names = [getattr(p, "__name__", str(p)) for p in params]
+    return "".join(name.removesuffix("Read") for name in names) + kind
 
 
 class PageParams(BaseModel):

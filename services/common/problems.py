@@ -30,30 +30,15 @@ class ProblemDetails(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-_ERROR_DESCRIPTIONS = {
-    400: "Malformed request (bad JSON, cursor or header)",
-    401: "Missing or invalid bearer token",
-    403: "The caller's role may not do this",
-    404: "No such resource, or not visible to the caller",
-    409: "Conflicts with the resource's current state",
-    412: "If-Match does not match the current ETag",
-    413: "Request body too large",
-    422: "Validation failed; `errors` names each problem",
-    428: "If-Match is required",
-    429: "Rate limited; see Retry-After",
-    503: "A service this request needs is unavailable",
-}
+# Problem types whose slug is not the status phrase's (Python's phrase for 413 is the old one).
+_TYPE_SLUGS = {413: "content-too-large", 422: "validation"}
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {
-        "model": ProblemDetails,
-        "description": description,
-        "content": {
-            PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
-        },
-    }
-    for status, description in _ERROR_DESCRIPTIONS.items()
-}
+
+def problem_type(status: int) -> str:
+    """The problem type an error of this status carries (400 may also be ``malformed-json``)."""
+    return (
+        PROBLEM_TYPE_BASE + _TYPE_SLUGS[status] if status in _TYPE_SLUGS else _default_type(status)
+    )
 
 
 class Problem(Exception):

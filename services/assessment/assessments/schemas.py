@@ -78,9 +78,9 @@ class AssessmentRead(BaseModel):
     cycle: int
     revision: int
     supersedes_id: str | None
-    status: str
-    allowed_transitions: list[str]
-    visit_type: str
+    status: Status
+    allowed_transitions: list[Status]
+    visit_type: VisitType
     visit_start: date
     visit_end: date
     assessors: list[str]
@@ -96,8 +96,8 @@ class TransitionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    from_status: str | None
-    to_status: str
+    from_status: Status | None
+    to_status: Status
     actor: str
     actor_role: str
     reason: str | None

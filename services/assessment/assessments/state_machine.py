@@ -11,13 +11,17 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class Status(StrEnum):
+class AssessmentStatus(StrEnum):
     scheduled = "scheduled"
     in_progress = "in_progress"
     draft = "draft"
     factory_review = "factory_review"
     published = "published"
     cancelled = "cancelled"
+
+
+# The schema's name in the API (a bare ``Status`` is ambiguous to generated clients).
+Status = AssessmentStatus
 
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {

@@ -32,7 +32,7 @@ class BrandRead(BaseModel):
 
     id: str
     name: str
-    type: str
+    type: BrandType
     version: int
     created_at: datetime
     updated_at: datetime

@@ -139,7 +139,7 @@ class ThresholdRead(BaseModel):
 
 class QuestionRead(BaseModel):
     code: str
-    kind: str
+    kind: QuestionKind
     text: Texts
     noncompliant_answer: str | None
     legal_basis: str | None
@@ -165,7 +165,7 @@ class CatalogSummary(BaseModel):
     country: str
     version: int = Field(description="Catalogue version number within the country: 1, 2, ...")
     title: str | None
-    status: str
+    status: CatalogStatus
     previous_catalog_id: str | None
     question_count: int
     created_at: datetime

@@ -91,7 +91,7 @@ class FactoryRead(BaseModel):
     ownership: str | None
     export_markets: list[str]
     workforce: Workforce
-    participation_status: str
+    participation_status: ParticipationStatus
     participation_start: date | None
     buyer_brand_ids: list[str] = Field(
         description="Brands that buy from the factory; a brand token sees only its own id here."

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from services.assessment.assessments.state_machine import AssessmentStatus
+
 Value = StrictBool | StrictInt | StrictFloat | StrictStr | None
 
 
@@ -77,7 +79,7 @@ class ClusterResultRead(BaseModel):
 class ResultsRead(BaseModel):
     assessment_id: str
     catalog_id: str
-    status: str
+    status: AssessmentStatus
     compliance_points_assessed: int
     compliance_points_non_compliant: int
     non_compliance_rate: float | None = Field(

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
+
+from services.common.pagination import readable_generic_name
 
 T = TypeVar("T")
 
@@ -61,6 +63,11 @@ class Summary(BaseModel):
 
 class RateReport(BaseModel, Generic[T]):
     scope: ScopeRead
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        return readable_generic_name(params, "Report")  # ClusterRateReport
+
     minimum_factories: int | None = Field(
         description="Figures resting on fewer factories are withheld; null: nothing withheld."
     )
