@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.client_address import ClientAddressMiddleware, TrustedProxies, parse_networks
+from gateway.docs import install_docs
 from gateway.openapi import OpenAPICache
 from gateway.proxy import Upstream, forward, route_for
 from gateway.ratelimit import RateLimiter
@@ -151,9 +151,7 @@ def create_app(
         document = await app.state.openapi.get(clients, settings.routes)
         return JSONResponse(document)
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Better Work platform API")
+    install_docs(app)
 
     return app
 
