@@ -39,6 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id()  # fixed in the environment before xdist starts the workers, who inherit it
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that start processes are the longest: start them first, so that under xdist they
     overlap with the many short ones instead of running alone at the end. Under
