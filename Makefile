@@ -71,6 +71,12 @@ test-postgres: $(STAMP)
 		echo "PostgreSQL not reachable at $$url: skipped the PostgreSQL run"; \
 	fi
 
+## The OpenAPI contract: generate TypeScript (openapi-typescript, default options) and Python
+## (openapi-python-client) clients from the merged document; compile a typed client strictly.
+.PHONY: contract
+contract: $(STAMP)
+	PYTHON=$(BIN)/python contract/check.sh
+
 ## Benchmarks (figures, not tests); on PostgreSQL too when one answers. BENCH_ARGS=--quick
 bench: $(STAMP)
 	@url="$${TEST_DATABASE_URL:-$(TEST_DATABASE_URL_PG)}"; \
