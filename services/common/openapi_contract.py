@@ -89,8 +89,9 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
         "name": "X-Request-ID",
         "in": "header",
         "required": False,
-        "description": "Your id for this request, echoed back and logged by every service.",
-        "schema": {"type": "string", "maxLength": 200},
+        "description": "Your id for this request, echoed back and logged by every service "
+        "(another value is replaced by a new id).",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
     },
 }
 
@@ -215,7 +216,10 @@ def _errors_for(
     )
     has_path = bool(route.dependant.path_params) or "{" in route.path
     errors: dict[int, tuple[str, ...]] = {}
-    if has_body or has_query:
+    # Any POST sent with an Idempotency-Key may meet a bad key (400), the key's first request
+    # still running (409) or the key reused with another body (422).
+    keyed = method == "POST"
+    if has_body or has_query or keyed:
         errors[400] = ()
     # A bad token is refused everywhere; a missing one only where the route is not open.
     errors[401] = ("WWW-Authenticate",)
@@ -230,7 +234,7 @@ def _errors_for(
         errors[428] = ()
     if has_body:
         errors[413] = ()
-    if has_body or has_query or has_path:  # the input guard refuses unstorable text anywhere
+    if has_body or has_query or has_path or keyed:  # the input guard: unstorable text
         errors[422] = ()
     return errors
 

@@ -128,8 +128,9 @@ def expected_errors(method: str, path: str, operation: dict[str, Any]) -> set[st
     has_query = any(p["in"] == "query" for p in params)
     has_path = "{" in path
     access = operation["x-access"]
+    keyed = method == "POST"  # the Idempotency-Key middleware answers any keyed POST
     errors = {"401", "429", "503", "504"}
-    if has_body or has_query:
+    if has_body or has_query or keyed:
         errors.add("400")
     if not (access["anonymous"] and set(access["roles"]) >= ALL_ROLES):
         errors.add("403")
@@ -141,7 +142,7 @@ def expected_errors(method: str, path: str, operation: dict[str, Any]) -> set[st
         errors |= {"412", "428"}
     if has_body:
         errors.add("413")
-    if has_body or has_query or has_path:
+    if has_body or has_query or has_path or keyed:
         errors.add("422")
     return errors
 
