@@ -16,6 +16,7 @@ from services.common.openapi_contract import problem_response
 from services.common.openapi_schemas import reachable_schemas
 
 REF_PREFIX = "#/components/schemas/"
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -83,8 +84,9 @@ def merge_documents(
                 seen_tags.add(tag["name"])
                 merged["tags"].append(tag)
     for item in merged["paths"].values():
-        for operation in item.values():
-            operation["responses"].update(GATEWAY_RESPONSES)
+        for method, operation in item.items():
+            if method in HTTP_METHODS and isinstance(operation, dict):
+                operation.setdefault("responses", {}).update(GATEWAY_RESPONSES)
     merged["components"]["schemas"] = _published_schemas(merged)
     return merged
 
