@@ -10,7 +10,10 @@ TEST_DATABASE_URL_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 # Each pass records coverage; `make test` judges the two together (fail_under, pyproject.toml).
 TEST_WORKERS ?= 2
 TEST_OUT := build/test
-PYTEST_PASS = $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report= --cov-fail-under=0
+# Whole modules per worker (module-scoped platforms start once), in collection order (process
+# tests first; see tests/conftest.py). xdist's loadgroup does nothing under pytest 9.
+PYTEST_PASS = $(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder \
+	--cov --cov-report= --cov-fail-under=0
 
 .PHONY: run test test-sqlite test-postgres lint format bench install migrate seed clean
 

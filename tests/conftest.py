@@ -39,18 +39,11 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id()  # fixed in the environment before xdist starts the workers, who inherit it
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's hook reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that start processes are the longest: start them first, so that under xdist they
-    overlap with the many short ones instead of running alone at the end. Under
-    `--dist loadgroup` one module's process tests share a worker, so a module-scoped platform
-    (the fuzz tests') is started and seeded once, not once per worker."""
+    overlap with the many short ones instead of running alone at the end. (`make test` hands
+    xdist whole modules in this order: a module-scoped platform is started once per run.)"""
     items.sort(key=lambda item: item.get_closest_marker("processes") is None)
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        if item.get_closest_marker("processes") is not None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
