@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -38,7 +38,7 @@ def has_data(report: AnnualReport) -> bool:
 
 
 async def _countries_with_data(session: AsyncSession) -> list[str]:
-    rows = await session.execute(select(distinct(col(Factory.country))))
+    rows = await session.execute(select(col(Factory.country)).distinct())
     return sorted(country for (country,) in rows if country)
 
 
