@@ -137,6 +137,19 @@ def attendee(
     return row
 
 
+def plan_item(**overrides: Any) -> dict[str, Any]:
+    """An improvement-plan item for the OSH.1.1 finding the fake assessment service knows."""
+    body: dict[str, Any] = {
+        "compliance_point_code": "OSH.1",
+        "finding_question_code": "OSH.1.1",
+        "action": "Ikkinchi qavatdagi favqulodda chiqish eshigini qulfdan chiqarish",
+        "owner": "HR menejeri",
+        "due_date": "2024-08-31",
+    }
+    body.update(overrides)
+    return body
+
+
 async def feed(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     response = await client.get("/internal/v1/changes?limit=1000", headers=auth_header("service"))
     assert response.status_code == 200, response.text

@@ -29,6 +29,7 @@ from tests.training.builders import (
     create_course,
     create_session,
     finding,
+    plan_item,
 )
 
 COLLECTIONS = (
@@ -62,13 +63,7 @@ async def activity_of(client: httpx.AsyncClient, factory_id: str, course_id: str
     committee = await created(
         await client.post("/v1/committees", json={"factory_id": factory_id}, headers=STAFF)
     )
-    item = {
-        "compliance_point_code": "OSH.1",
-        "finding_question_code": "OSH.1.1",
-        "action": "Fix",
-        "owner": "HR",
-        "due_date": "2024-12-01",
-    }
+    item = plan_item(action="Fix", owner="HR", due_date="2024-12-01")
     plan = await created(
         await client.post(
             "/v1/improvement-plans",

@@ -16,6 +16,7 @@ from tests.training.builders import (
     create_session,
     feed,
     finding,
+    plan_item,
 )
 
 # docs/change-feed.md, training: the fields every snapshot carries (more may be added).
@@ -119,13 +120,7 @@ async def every_kind_of_write(client: httpx.AsyncClient, fake: FakeAssessment) -
             headers=STAFF,
         )
     )
-    item = {
-        "compliance_point_code": "OSH.1",
-        "finding_question_code": "OSH.1.1",
-        "action": "Fix",
-        "owner": "HR",
-        "due_date": "2024-12-01",
-    }
+    item = plan_item(action="Fix", owner="HR", due_date="2024-12-01")
     plan = await ok(
         await client.post(
             "/v1/improvement-plans",

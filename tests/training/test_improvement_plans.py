@@ -7,7 +7,14 @@ import httpx
 import pytest
 
 from tests.support import auth_header
-from tests.training.builders import STAFF, FakeAssessment, assert_problem, feed, finding
+from tests.training.builders import (
+    STAFF,
+    FakeAssessment,
+    assert_problem,
+    feed,
+    finding,
+    plan_item,
+)
 
 FACTORY_A = auth_header("factory", factory_id="fac_A")
 
@@ -27,23 +34,14 @@ def assessment_with_findings(fake_assessment: FakeAssessment) -> None:
     fake_assessment.add_assessment("asm_B", "fac_B", [finding("OSH.1.1", "OSH.1")])
 
 
-def item(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "compliance_point_code": "OSH.1",
-        "finding_question_code": "OSH.1.1",
-        "action": "Ikkinchi qavatdagi favqulodda chiqish eshigini qulfdan chiqarish",
-        "owner": "HR menejeri",
-        "due_date": "2024-08-31",
-    }
-    body.update(overrides)
-    return body
-
-
 async def create_plan(client: httpx.AsyncClient, **overrides: Any) -> httpx.Response:
     body: dict[str, Any] = {
         "factory_id": "fac_A",
         "assessment_id": "asm_1",
-        "items": [item(), item(compliance_point_code="WT.2", finding_question_code="WT.2.1")],
+        "items": [
+            plan_item(),
+            plan_item(compliance_point_code="WT.2", finding_question_code="WT.2.1"),
+        ],
     }
     body.update(overrides)
     return await client.post("/v1/improvement-plans", json=body, headers=STAFF)
@@ -105,8 +103,8 @@ async def test_overdue_items_are_visible_across_plans(client: httpx.AsyncClient)
         await create_plan(
             client,
             items=[
-                item(),
-                item(compliance_point_code="WT.2", finding_question_code=None, due_date=soon),
+                plan_item(),
+                plan_item(compliance_point_code="WT.2", finding_question_code=None, due_date=soon),
             ],
         )
     ).json()
@@ -134,12 +132,12 @@ async def test_overdue_items_are_visible_across_plans(client: httpx.AsyncClient)
         ({"factory_id": "fac_ghost"}, "fac_ghost"),
         ({"assessment_id": "asm_ghost"}, "asm_ghost"),
         ({"factory_id": "fac_B"}, "asm_1"),
-        ({"items": [item(finding_question_code="OSH.9.9")]}, "OSH.9.9"),
-        ({"items": [item(compliance_point_code="FL.1", finding_question_code=None)]}, "FL.1"),
-        ({"items": [item(compliance_point_code="WT.2")]}, "belongs to compliance point"),
-        ({"items": [item(finding_question_code="OSH.1.2")]}, "found compliant"),
+        ({"items": [plan_item(finding_question_code="OSH.9.9")]}, "OSH.9.9"),
+        ({"items": [plan_item(compliance_point_code="FL.1", finding_question_code=None)]}, "FL.1"),
+        ({"items": [plan_item(compliance_point_code="WT.2")]}, "belongs to compliance point"),
+        ({"items": [plan_item(finding_question_code="OSH.1.2")]}, "found compliant"),
         (
-            {"items": [item(compliance_point_code="CON.1", finding_question_code="CON.1.1")]},
+            {"items": [plan_item(compliance_point_code="CON.1", finding_question_code="CON.1.1")]},
             "information-only",
         ),
     ],
@@ -165,7 +163,7 @@ async def test_assessment_service_down_is_503_and_nothing_is_stored(
     plan = (await create_plan(client, items=[])).json()
     fake_assessment.down = True
     added = await client.post(
-        f"/v1/improvement-plans/{plan['id']}/items", json={"items": [item()]}, headers=STAFF
+        f"/v1/improvement-plans/{plan['id']}/items", json={"items": [plan_item()]}, headers=STAFF
     )
     assert_problem(added, 503)
     assert (await client.get(f"/v1/improvement-plans/{plan['id']}", headers=STAFF)).json()[
@@ -188,10 +186,10 @@ async def test_items_added_later_are_checked_against_the_plans_assessment(
     plan = (await create_plan(client, items=[])).json()
     url = f"/v1/improvement-plans/{plan['id']}/items"
     unknown = await client.post(
-        url, json={"items": [item(finding_question_code="X.1")]}, headers=STAFF
+        url, json={"items": [plan_item(finding_question_code="X.1")]}, headers=STAFF
     )
     assert "X.1" in assert_problem(unknown, 422)["detail"]
-    added = await client.post(url, json={"items": [item()]}, headers=STAFF)
+    added = await client.post(url, json={"items": [plan_item()]}, headers=STAFF)
     assert added.status_code == 201, added.text
     assert [i["finding_question_code"] for i in added.json()] == ["OSH.1.1"]
     again = await create_plan(client, items=[])
