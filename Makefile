@@ -89,5 +89,11 @@ bench: $(STAMP)
 		$(BIN)/python -m bench $(BENCH_ARGS); \
 	fi
 
+## Mutation testing (a figure, not a gate; slow): each target of tests/mutation_targets.py against
+## its own tests, in build/mutate/, niced, two workers. MUTATE="etag idempotency" for some only.
+.PHONY: mutate
+mutate: $(STAMP)
+	$(BIN)/python -m tests.mutate $(MUTATE)
+
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
