@@ -1,0 +1,116 @@
+"""What `make mutate` mutates, and against which tests (issue 15).
+
+Each target names the modules whose mutants are counted together, the test files that exercise
+them (mutmut runs, for each mutant, only those of these tests that reach the mutated function),
+and, where a module yields hundreds of mutants, a sample of them. A figure, not a CI gate: see
+tests/README.md for the latest scores and `tests/mutate.py` for how they are run.
+
+Equivalent mutants are marked here, the tool's own way (mutmut's ``do_not_mutate_patterns``: a
+regular expression over source lines), each with the reason it cannot be told apart by any test.
+Marking them here rather than with ``# pragma: no mutate`` keeps production files untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """Source lines (regular expression) whose mutants behave exactly like the original."""
+
+    pattern: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    modules: tuple[str, ...]
+    tests: tuple[str, ...]
+    # fnmatch patterns over mutant names (``pkg.module.x_function__mutmut_12``); empty: all.
+    sample: tuple[str, ...] = ()
+    equivalents: tuple[Equivalent, ...] = field(default_factory=tuple)
+
+
+# Every tenth and fifth mutant by number (numbers ending in 0 or 5): a fifth, chosen
+# deterministically, so two runs sample the same mutants.
+FIFTH = ("*__mutmut_*0", "*__mutmut_*5")
+# Numbers ending in an odd digit: half.
+HALF = tuple(f"*__mutmut_*{d}" for d in "13579")
+
+COMMON = "services/common"
+
+TARGETS: tuple[Target, ...] = (
+    Target(
+        "etag",
+        (f"{COMMON}/etag.py",),
+        ("tests/common/test_etag.py", "tests/common/test_etag_rules.py"),
+    ),
+    Target(
+        "idempotency",
+        (f"{COMMON}/idempotency.py",),
+        ("tests/common/test_idempotency.py", "tests/common/test_idempotency_rules.py"),
+        sample=HALF,
+    ),
+    Target(
+        "pagination",
+        (f"{COMMON}/pagination.py",),
+        ("tests/common/test_pagination_rules.py", "tests/gateway/test_hostile_input.py"),
+    ),
+    Target(
+        "scope",
+        (f"{COMMON}/scope.py",),
+        ("tests/common/test_scope_rules.py", "tests/gateway/test_access_matrix_countries.py"),
+    ),
+    Target(
+        "auth",
+        (f"{COMMON}/auth.py",),
+        ("tests/common/test_auth.py", "tests/common/test_access_declared.py"),
+    ),
+    Target(
+        "problems",
+        (f"{COMMON}/problems.py",),
+        ("tests/common/test_problems.py",),
+    ),
+    Target(
+        "outbox",
+        (f"{COMMON}/outbox.py",),
+        ("tests/common/test_change_feed.py", "tests/assessment/test_feed.py"),
+    ),
+    Target(
+        "db",
+        (f"{COMMON}/db.py",),
+        ("tests/common/test_unit_of_work.py", "tests/common/test_settings.py"),
+    ),
+    Target(
+        "assessment methodology",
+        ("services/assessment/findings/methodology.py",),
+        ("tests/assessment/test_methodology.py", "tests/assessment/test_methodology_rules.py"),
+    ),
+    Target(
+        "state machine",
+        ("services/assessment/assessments/state_machine.py",),
+        ("tests/assessment/test_state_machine.py", "tests/assessment/test_lifecycle_rules.py"),
+    ),
+    Target(
+        "reporting methodology",
+        (
+            "services/reporting/compliance/service.py",
+            "services/reporting/compliance/selection.py",
+        ),
+        ("tests/reporting/test_methodology.py", "tests/reporting/test_methodology_rules.py"),
+        sample=HALF,
+    ),
+    Target(
+        "disclosure",
+        ("services/reporting/disclosure.py",),
+        ("tests/reporting/test_disclosure.py", "tests/reporting/test_disclosure_proof.py"),
+        sample=HALF,
+    ),
+    Target(
+        "gateway rate limit",
+        ("gateway/ratelimit.py",),
+        ("tests/gateway/test_rate_limits.py", "tests/gateway/test_rate_limit_rules.py"),
+    ),
+)
