@@ -75,6 +75,37 @@ def test_no_router_commits_or_opens_a_transaction(path: Path) -> None:
     assert transactional_calls(path.read_text(encoding="utf-8")) == []
 
 
+def imported_services(source: str) -> set[str]:
+    """The ``services.<name>`` packages a module imports, however the import is spelled."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name.split(".")[1] for name in names if name.startswith("services.") and "." in name}
+
+
+def test_the_import_check_reads_both_spellings() -> None:
+    source = "import services.training.models\nfrom services.common.db import Database\n"
+    assert imported_services(source) == {"training", "common"}
+
+
+@pytest.mark.parametrize("service", ["assessment", "training", "reporting", "common"])
+def test_a_service_imports_only_itself_and_the_kernel(service: str) -> None:
+    """docs/adr/0004: a service owns its data and talks to the others over HTTP only; the
+    kernel imports no service at all."""
+    allowed = {"common"} if service == "common" else {service, "common"}
+    foreign = {
+        str(path.relative_to(SERVICES)): sorted(
+            imported_services(path.read_text("utf-8")) - allowed
+        )
+        for path in sorted((SERVICES / service).rglob("*.py"))
+    }
+    assert {module: names for module, names in foreign.items() if names} == {}
+    assert len(foreign) > 5
+
+
 def service_apps() -> dict[str, FastAPI]:
     return {
         "assessment": create_assessment(AssessmentSettings(), None, TEST_AUTH),
