@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from services.common.input_guard import InputGuardMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
 from services.common.openapi_contract import declare_contract, operation_id
 from services.common.problems import install_problem_handlers
+from services.common.query_guard import reject_unknown_query
 from services.common.settings import AuthSettings, ServiceSettings, require_real_secrets
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -74,6 +75,7 @@ def create_service_app(
         version=version,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        dependencies=[Depends(reject_unknown_query)],  # a misspelt filter is a 400
     )
     app.state.settings = settings
     app.state.auth_settings = auth_settings or AuthSettings()
