@@ -1,6 +1,8 @@
-"""Object-level visibility: which factories and assessments a caller may see.
+"""Who may call the assessment service's routes, and which factories and assessments they see.
 
-One place for the rules, so lists, single reads and writes agree:
+Route audiences (``WRITE``, ``READ``...) and their ``Annotated`` aliases (``Writer``,
+``Reader``...) are below; a route takes ``caller: Writer``. Object-level visibility:
+one place for the rules, so lists, single reads and writes agree:
 - admin and service see everything; staff too, limited by the kernel's country scope
   (services/common/scope.py) when their token carries a ``country`` claim;
 - a factory token sees only its own factory, and that factory's assessments once they reach it
@@ -13,15 +15,35 @@ Hidden objects answer 404, exactly like missing ones, so a caller cannot learn t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends
 from sqlalchemy import ColumnElement, false, select, true
 from sqlmodel import col
 
 from services.assessment.models import Assessment, Catalog, Consent, Factory
-from services.common.auth import Principal, Role
+from services.common.auth import ANY_USER, Access, Principal, Role
 from services.common.problems import Problem, not_found
 from services.common.scope import country_scope, country_scope_filter, in_country_scope
+
+# Who may call which route: one audience per kind of caller, shared by every router.
+WRITE = Access(Role.ADMIN, Role.STAFF)
+READ = Access(Role.ADMIN, Role.STAFF, Role.SERVICE, Role.FACTORY, Role.BRAND)
+# The CAT is the country's published questionnaire: every signed-in caller may read it.
+READ_CATALOGUE = ANY_USER
+# Who moved an assessment when is the programme's own record, not the factory's or a buyer's.
+READ_HISTORY = Access(Role.ADMIN, Role.STAFF, Role.SERVICE)
+# A factory decides which brands see its data; brands never grant themselves access.
+MANAGE_CONSENTS = Access(Role.ADMIN, Role.STAFF, Role.FACTORY)
+READ_CONSENTS = Access(Role.ADMIN, Role.STAFF, Role.SERVICE, Role.FACTORY)
+
+# A route's caller, typed by its audience: ``caller: Writer`` declares who may call the route.
+Writer = Annotated[Principal, Depends(WRITE)]
+Reader = Annotated[Principal, Depends(READ)]
+CatalogueReader = Annotated[Principal, Depends(READ_CATALOGUE)]
+HistoryReader = Annotated[Principal, Depends(READ_HISTORY)]
+ConsentManager = Annotated[Principal, Depends(MANAGE_CONSENTS)]
+ConsentReader = Annotated[Principal, Depends(READ_CONSENTS)]
 
 PUBLISHED = "published"
 SHOWN_TO_FACTORY = ("factory_review", PUBLISHED)

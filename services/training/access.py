@@ -15,8 +15,9 @@
 Objects a caller may not see answer 404, so their existence does not leak.
 """
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Depends
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +32,13 @@ READ = Access(Role.ADMIN, Role.STAFF, Role.SERVICE, Role.FACTORY)
 READ_CATALOGUE = Access(*Role)
 READ_SEMINARS = Access(Role.ADMIN, Role.STAFF, Role.SERVICE, Role.CONSTITUENT)
 UPDATE_ITEM_STATUS = Access(Role.ADMIN, Role.STAFF, Role.FACTORY)
+
+# A route's caller, typed by its audience: ``caller: Writer`` declares who may call the route.
+Writer = Annotated[Principal, Depends(WRITE)]
+Reader = Annotated[Principal, Depends(READ)]
+CatalogueReader = Annotated[Principal, Depends(READ_CATALOGUE)]
+SeminarReader = Annotated[Principal, Depends(READ_SEMINARS)]
+ItemStatusUpdater = Annotated[Principal, Depends(UPDATE_ITEM_STATUS)]
 
 
 def factory_scope(principal: Principal) -> str | None:
