@@ -81,6 +81,14 @@ def assessment_filter(principal: Principal) -> ColumnElement[bool]:
     return visible_factory
 
 
+def buyer_brands_seen_by(factory: Factory, viewer: Principal) -> list[str]:
+    """A brand learns only its own buying relationship with a factory, never which other brands
+    buy there (commercially sensitive); every other caller who may see the factory sees them all."""
+    if viewer.role == Role.BRAND:
+        return [b for b in factory.buyer_brand_ids if b == viewer.brand_id]
+    return list(factory.buyer_brand_ids)
+
+
 def catalog_visible(principal: Principal, catalog: Catalog) -> bool:
     """A CAT version belongs to its country: a country-scoped caller sees its own country's."""
     return in_country_scope(principal, catalog.country)

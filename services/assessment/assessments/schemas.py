@@ -7,7 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.assessment.assessments.state_machine import Status
+from services.assessment.assessments.state_machine import Status, allowed_transitions
+from services.assessment.models import Assessment, AssessmentTransition
 
 
 class VisitType(StrEnum):
@@ -91,6 +92,17 @@ class AssessmentRead(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def of(cls, assessment: Assessment) -> AssessmentRead:
+        """The assessment, with the moves its status allows now (clients offer only those)."""
+        derived = {"allowed_transitions", "process_integrity"}
+        fields = {k: getattr(assessment, k) for k in cls.model_fields if k not in derived}
+        return cls(
+            **fields,
+            allowed_transitions=allowed_transitions(assessment.status),
+            process_integrity=ProcessIntegrity.model_validate(assessment.process_integrity),
+        )
+
 
 class TransitionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -102,3 +114,7 @@ class TransitionRead(BaseModel):
     actor_role: str
     reason: str | None
     occurred_at: datetime
+
+    @classmethod
+    def of(cls, transition: AssessmentTransition) -> TransitionRead:
+        return cls.model_validate(transition)

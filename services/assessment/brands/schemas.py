@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.assessment.models import Brand
+
 
 class BrandType(StrEnum):
     participant = "participant"
@@ -36,3 +38,7 @@ class BrandRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, brand: Brand) -> BrandRead:
+        return cls.model_validate(brand)

@@ -6,9 +6,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.assessment.models import Catalog, LegalThreshold
+
+if TYPE_CHECKING:  # the service builds the structure from these schemas' rows
+    from services.assessment.catalogs.service import CatalogStructure
 
 CODE = Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -136,6 +141,10 @@ class ThresholdRead(BaseModel):
     legal_basis: str | None
     question_code: str | None
 
+    @classmethod
+    def of(cls, threshold: LegalThreshold) -> ThresholdRead:
+        return cls.model_validate(threshold)
+
 
 class QuestionRead(BaseModel):
     code: str
@@ -160,7 +169,9 @@ class ClusterRead(BaseModel):
     compliance_points: list[CompliancePointRead]
 
 
-class CatalogSummary(BaseModel):
+class CatalogFields(BaseModel):
+    """What a catalogue version is, in a list and read whole."""
+
     id: str
     country: str
     version: int = Field(description="Catalogue version number within the country: 1, 2, ...")
@@ -172,7 +183,71 @@ class CatalogSummary(BaseModel):
     published_at: datetime | None
 
 
-class CatalogRead(CatalogSummary):
+class CatalogSummary(CatalogFields):
+    @classmethod
+    def of(cls, catalog: Catalog, question_count: int) -> CatalogSummary:
+        return cls(**_summary_fields(catalog, question_count))
+
+
+def _summary_fields(catalog: Catalog, question_count: int) -> dict[str, Any]:
+    return {
+        "id": catalog.id,
+        "country": catalog.country,
+        "version": catalog.number,
+        "title": catalog.title,
+        "status": catalog.status,
+        "previous_catalog_id": catalog.previous_catalog_id,
+        "question_count": question_count,
+        "created_at": catalog.created_at,
+        "published_at": catalog.published_at,
+    }
+
+
+class CatalogRead(CatalogFields):
     meta: dict[str, Any]
     thresholds: list[ThresholdRead]
     clusters: list[ClusterRead]
+
+    @classmethod
+    def of(cls, structure: CatalogStructure) -> CatalogRead:
+        """The catalogue whole: clusters, their compliance points and questions, in the order
+        they were imported, with the dated legal thresholds."""
+        points_of: dict[str, list[Any]] = {}
+        for point in structure.points:
+            points_of.setdefault(point.cluster_code, []).append(point)
+        questions_of: dict[str, list[Any]] = {}
+        for question in structure.questions:
+            questions_of.setdefault(question.compliance_point_code, []).append(question)
+        clusters = [
+            ClusterRead(
+                code=cluster.code,
+                name=cluster.name,
+                category=cluster.category,
+                compliance_points=[
+                    CompliancePointRead(
+                        code=point.code,
+                        name=point.name,
+                        questions=[
+                            QuestionRead(
+                                code=q.code,
+                                kind=q.kind,
+                                text=Texts(en=q.text_en, uz=q.text_uz, ru=q.text_ru),
+                                noncompliant_answer=q.noncompliant_answer,
+                                legal_basis=q.legal_basis,
+                                provenance=q.provenance,
+                                previous_code=q.previous_code,
+                            )
+                            for q in questions_of.get(point.code, [])
+                        ],
+                    )
+                    for point in points_of.get(cluster.code, [])
+                ],
+            )
+            for cluster in structure.clusters
+        ]
+        return cls(
+            **_summary_fields(structure.catalog, len(structure.questions)),
+            meta=structure.catalog.meta,
+            thresholds=[ThresholdRead.of(t) for t in structure.thresholds],
+            clusters=clusters,
+        )

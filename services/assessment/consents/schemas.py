@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.assessment.models import Consent
+
 
 class ConsentGrant(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -24,3 +26,10 @@ class ConsentRead(BaseModel):
     revoked_at: datetime | None
     revoked_by: str | None
     active: bool = False
+
+    @classmethod
+    def of(cls, consent: Consent) -> ConsentRead:
+        """The consent, ``active`` until it is revoked."""
+        read = cls.model_validate(consent)
+        read.active = consent.revoked_at is None
+        return read

@@ -7,6 +7,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.assessment.access import buyer_brands_seen_by
+from services.assessment.models import Factory
+from services.common.auth import Principal
+
 COUNTRY = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
 
 
@@ -99,3 +103,19 @@ class FactoryRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, factory: Factory, viewer: Principal) -> FactoryRead:
+        """The factory as ``viewer`` may see it: the workforce as one object, and a brand's own
+        buying relationship only."""
+        fields = {k: getattr(factory, k) for k in cls.model_fields if k != "workforce"}
+        fields["buyer_brand_ids"] = buyer_brands_seen_by(factory, viewer)
+        return cls(
+            **fields,
+            workforce=Workforce(
+                total=factory.workforce_total,
+                women=factory.workforce_women,
+                men=factory.workforce_men,
+                migrants=factory.workforce_migrants,
+            ),
+        )

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from services.assessment.assessments.state_machine import AssessmentStatus
+from services.assessment.models import Finding
 
 Value = StrictBool | StrictInt | StrictFloat | StrictStr | None
 
@@ -49,6 +50,10 @@ class FindingRead(BaseModel):
     evidence: list[str]
     recorded_by: str
     recorded_at: datetime
+
+    @classmethod
+    def of(cls, finding: Finding) -> FindingRead:
+        return cls.model_validate(finding)
 
 
 class SubmissionResult(BaseModel):

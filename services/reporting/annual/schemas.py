@@ -12,6 +12,7 @@ from services.reporting.compliance.schemas import (
     Summary,
     TrendPoint,
 )
+from services.reporting.models import ReportPublication
 
 
 class ProgrammeOverview(BaseModel):
@@ -96,6 +97,11 @@ class AnnualReport(BaseModel):
     trends: Trends
     activity: ActivityReport
 
+    @classmethod
+    def of(cls, publication: ReportPublication) -> AnnualReport:
+        """A published edition, as it was frozen."""
+        return cls.model_validate(publication.content)
+
 
 class PublicationRead(BaseModel):
     id: str
@@ -104,3 +110,7 @@ class PublicationRead(BaseModel):
     country: str
     generated_at: datetime
     content_hash: str = Field(description="sha256 of the frozen JSON report.")
+
+    @classmethod
+    def of(cls, publication: ReportPublication) -> PublicationRead:
+        return cls.model_validate(publication, from_attributes=True)

@@ -3,6 +3,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.training.common import CatCode, Label, Name, ReferenceId
+from services.training.models import AdvisoryVisit
 
 
 class VisitCreate(BaseModel):
@@ -40,3 +41,7 @@ class VisitRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, visit: AdvisoryVisit) -> "VisitRead":
+        return cls.model_validate(visit)

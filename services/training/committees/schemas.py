@@ -3,6 +3,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.training.common import Label, Name, ReferenceId
+from services.training.models import CommitteeMeeting, CommitteeMember
 from services.training.vocabulary import MemberRole, Selection, Sex
 
 
@@ -51,6 +52,10 @@ class MemberRead(BaseModel):
     joined_on: date
     left_on: date | None
     version: int
+
+    @classmethod
+    def of(cls, member: CommitteeMember) -> "MemberRead":
+        return cls.model_validate(member)
 
 
 class MemberCounts(BaseModel):
@@ -115,3 +120,7 @@ class MeetingRead(BaseModel):
     attendees_women: int
     minutes_summary: str | None
     created_at: datetime
+
+    @classmethod
+    def of(cls, meeting: CommitteeMeeting) -> "MeetingRead":
+        return cls.model_validate(meeting)

@@ -3,6 +3,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.training.common import CountryCode, Label
+from services.training.models import Seminar
 from services.training.vocabulary import SeminarKind
 
 Count = Field(default=0, ge=0, le=100_000)
@@ -55,3 +56,7 @@ class SeminarRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, seminar: Seminar) -> "SeminarRead":
+        return cls.model_validate(seminar)

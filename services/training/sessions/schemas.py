@@ -4,6 +4,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.training.common import Label, Name, ReferenceId
+from services.training.models import Participant
 from services.training.vocabulary import Delivery, ParticipantRole, Sex, Topic
 
 
@@ -91,6 +92,10 @@ class ParticipantRead(BaseModel):
     factory_id: str
     attended: bool
     completed: bool
+
+    @classmethod
+    def of(cls, participant: Participant) -> "ParticipantRead":
+        return cls.model_validate(participant)
 
 
 class BySex(BaseModel):
