@@ -1,13 +1,13 @@
 """`make mutate`: mutation testing of the kernel, both methodologies, the lifecycle, the
 disclosure rule and the gateway's rate limiting (issue 15). A figure, not a gate.
 
-For each target of ``tests/mutation_targets.py`` the working tree (tracked files and new files
-not ignored) is copied to ``build/mutate/<target>/`` (git-ignored), a ``[tool.mutmut]`` section
-naming the target's modules and tests is added to the copy's pyproject.toml, and mutmut runs
-there: niced, with at most two forked workers, on SQLite. The shared working tree is never
-mutated, so the other engineers' runs are not disturbed. Then it prints each module's score and
-its survivors (with their diffs under ``--diffs``), and writes the same to
-``build/mutate/report.txt``.
+For each target of ``tests/mutation_targets.py`` the last commit (or, with ``--working-tree``,
+the files as they are now) is copied to ``build/mutate/<target>/`` (git-ignored), a
+``[tool.mutmut]`` section naming the target's modules and tests is added to the copy's
+pyproject.toml, and mutmut runs there: niced, with at most two forked workers, on SQLite. The
+shared working tree is never mutated, so the other engineers' runs are not disturbed. Then it
+prints each module's score and its survivors (with their diffs under ``--diffs``), and writes
+the same to ``build/mutate/report.txt``.
 
     .venv/bin/python -m tests.mutate                  # every target
     .venv/bin/python -m tests.mutate etag idempotency # some
@@ -67,8 +67,15 @@ def slug(target: Target) -> str:
     return re.sub(r"[^a-z0-9]+", "-", target.name.lower())
 
 
-def copy_tree(workdir: Path) -> None:
-    """The working tree as the engineer sees it, without the ignored build output and venv."""
+def copy_tree(workdir: Path, working_tree: bool) -> None:
+    """The last commit (so a figure belongs to one), or with ``working_tree`` the files as they
+    are now, new ones not ignored included; the ignored build output and venv never."""
+    if not working_tree:
+        archive = subprocess.run(
+            ["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
+        return
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
@@ -122,11 +129,11 @@ def environment() -> dict[str, str]:
     return env
 
 
-def run_target(target: Target, workers: int) -> int:
+def run_target(target: Target, workers: int, working_tree: bool) -> int:
     workdir = OUT / slug(target)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    copy_tree(workdir)
+    copy_tree(workdir, working_tree)
     write_config(workdir, target)
     command = [
         "nice",
@@ -200,6 +207,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="forked test workers (max 2)")
     parser.add_argument("--report-only", action="store_true", help="print the last results")
     parser.add_argument("--diffs", action="store_true", help="show each survivor's diff")
+    parser.add_argument(
+        "--working-tree", action="store_true", help="mutate uncommitted files too (not HEAD)"
+    )
     args = parser.parse_args()
     known = {t.name: t for t in TARGETS} | {slug(t): t for t in TARGETS}
     unknown = [name for name in args.targets if name not in known]
@@ -208,7 +218,7 @@ def main() -> int:
     targets = [known[name] for name in args.targets] or list(TARGETS)
     if not args.report_only:
         for target in targets:
-            run_target(target, min(max(args.workers, 1), 2))
+            run_target(target, min(max(args.workers, 1), 2), args.working_tree)
     text = report(targets, args.diffs)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "report.txt").write_text(text + "\n")
