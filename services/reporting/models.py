@@ -292,4 +292,34 @@ class ReportPublication(ReportingTable, table=True):
     published_by: str | None = Field(default=None, max_length=200)
 
 
+# --- consents and background-work leases ------------------------------------------------------
+
+
+class BrandConsent(ReportingTable, table=True):
+    """A factory's consent to share with a brand (``consent.*`` events): webhooks reach a brand
+    only for factories whose consent is live, checked again at delivery time."""
+
+    __tablename__ = "brand_consent"
+
+    id: str = Field(primary_key=True, max_length=64)
+    factory_id: str = Field(max_length=64, index=True)
+    brand_id: str = Field(max_length=64, index=True)
+    revoked_at: datetime | None = None
+
+
+class WorkerLease(ReportingTable, table=True):
+    """Who runs a piece of once-only background work (the sync, the deliverer) across replicas:
+    the holder renews ``expires_at``; when it stops, another replica takes the lease over."""
+
+    __tablename__ = "worker_lease"
+
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=200)
+    expires_at: datetime
+    acquired_at: datetime = Field(default_factory=utcnow)
+
+
 metadata = ReportingTable.metadata
+
+# The webhook tables share this registry; importing them here puts them in ``metadata``.
+from services.reporting.webhooks import models as _webhook_models  # noqa: E402,F401
