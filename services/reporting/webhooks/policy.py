@@ -18,7 +18,7 @@ def retry_delay(
     4x ...) capped at ``maximum``, with "full jitter" in the upper half so that many
     subscriptions failing together do not retry in lockstep."""
     ceiling = min(maximum, base * 2 ** max(0, attempts - 1))
-    return ceiling / 2 + (rand or random).uniform(0, ceiling / 2)
+    return float(ceiling / 2 + (rand or random).uniform(0, ceiling / 2))
 
 
 def should_disable(
