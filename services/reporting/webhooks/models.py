@@ -83,3 +83,13 @@ class WebhookAttempt(ReportingTable, table=True):
     duration_ms: int | None = None
     error: str | None = Field(default=None, max_length=500)
     response_excerpt: str | None = Field(default=None, max_length=200)
+
+
+class WebhookFeedCursor(ReportingTable, table=True):
+    """How far reporting's own outbox (annual report publications) has been turned into
+    deliveries; moved in the transaction that creates them."""
+
+    __tablename__ = "webhook_feed_cursor"
+
+    source: str = Field(primary_key=True, max_length=40)
+    last_event_id: int = Field(default=0, sa_type=BigInteger())
