@@ -23,7 +23,7 @@ from services.common.openapi_schemas import (
     document_request_defaults,
     name_generic_schemas,
 )
-from services.common.pagination import Page
+from services.common.pagination import SORT_EXTENSION, Page
 from services.common.problems import PROBLEM_CONTENT_TYPE, ProblemDetails, problem_type
 
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -279,7 +279,7 @@ def _declare_operation(
     route: APIRoute, method: str, operation: dict[str, Any], mutable_path: bool
 ) -> None:
     parameters = [
-        p
+        _enumerate_sort(p)
         for p in operation.get("parameters", [])
         if not (p.get("in") == "header" and p.get("name") in _PARAMETERS)
     ]
@@ -307,3 +307,13 @@ def _declare_operation(
     for status, headers in sorted(_errors_for(route, method, operation).items()):
         responses[str(status)] = problem_response(status, *headers)
     operation["responses"] = responses
+
+
+def _enumerate_sort(parameter: dict[str, Any]) -> dict[str, Any]:
+    """A list's ``sort`` as an enumeration of the orders it offers (``name``, ``-name``, ...),
+    so generated clients offer exactly those; the route validates it itself (a 400 naming them,
+    rather than FastAPI's 422)."""
+    values = parameter.get("schema", {}).get(SORT_EXTENSION)
+    if parameter.get("in") != "query" or values is None:
+        return parameter
+    return {**parameter, "schema": {"type": "string", "enum": list(values), "title": "Sort"}}

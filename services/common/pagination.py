@@ -1,7 +1,13 @@
-"""Cursor (keyset) pagination: ``?limit=&cursor=`` in, ``{items, next_cursor}`` out.
+"""Cursor (keyset) pagination: ``?limit=&cursor=&sort=&include_total=`` in, ``{items,
+next_cursor, total}`` out.
 
-Cursors are opaque to clients (URL-safe base64 of the last key seen), and stable under inserts,
-unlike offsets.
+Cursors are opaque to clients (URL-safe base64 of the last position seen), and stable under
+inserts, unlike offsets. A list sorts by the fields its :class:`Sorting` names (``-`` for
+descending), then by its unique key in the same direction, so ties never lose or repeat a row:
+the cursor of a sorted page is ``[sort, value, key]`` of its last row, and the next page starts
+strictly after that pair. Without ``sort`` a list is in key order and its cursor is the bare key,
+as before sorting existed. Columns that may be NULL are not offered (databases disagree on where
+NULLs sort), and :class:`Sorting` refuses them when it is built.
 """
 
 from __future__ import annotations
@@ -9,17 +15,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
-from sqlalchemy import BigInteger, Integer, Select, String
+from pydantic import BaseModel, Field
+from sqlalchemy import BigInteger, Date, DateTime, Integer, Select, String, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from services.common.problems import Problem
+from services.common.problems import PROBLEM_TYPE_BASE, Problem
 
 T = TypeVar("T")
 
@@ -31,6 +38,9 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
+    total: int | None = Field(
+        default=None, description="How many items the list holds; only with `include_total=true`."
+    )
 
     @classmethod
     def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
@@ -45,15 +55,97 @@ def readable_generic_name(params: tuple[Any, ...], kind: str) -> str:
 
 
 class PageParams(BaseModel):
+    """One list request's paging; ``total`` is filled in by :func:`paginate` when asked for."""
+
     limit: int
     cursor: str | None
+    sort: str | None = None
+    include_total: bool = False
+    total: int | None = None
+
+
+SORT_EXTENSION = "x-sort-values"
+INVALID_SORT_TYPE = PROBLEM_TYPE_BASE + "invalid-sort"
+_LIMIT_DESCRIPTION = "Items per page (1-500)."
+_CURSOR_DESCRIPTION = "`next_cursor` of the last page (with the same `sort`)."
+_TOTAL_DESCRIPTION = "`true`: the page's `total` counts every item of the list (one more query)."
 
 
 def page_params(
-    limit: int = Query(50, ge=1, le=MAX_LIMIT, description="Items per page (1-500)."),
-    cursor: str | None = Query(None, max_length=512, description="`next_cursor` of the last page."),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT, description=_LIMIT_DESCRIPTION),
+    cursor: str | None = Query(None, max_length=512, description=_CURSOR_DESCRIPTION),
 ) -> PageParams:
+    """Paging without a sort order (lists use :attr:`Sorting.page_params`)."""
     return PageParams(limit=limit, cursor=cursor)
+
+
+_SORTABLE_TYPES = (String, Integer, Date, DateTime)
+
+
+def _column_type(column: InstrumentedAttribute[Any]) -> TypeEngine[Any]:
+    key_type: TypeEngine[Any] = column.type
+    while isinstance(key_type, TypeDecorator):  # SQLModel's AutoString, UTCDateTime
+        key_type = key_type.impl_instance
+    return key_type
+
+
+class Sorting:
+    """The sort orders one list offers: its unique key and the fields it may be sorted by.
+
+    ``Sorting(Factory.id, name=Factory.name)`` accepts ``sort=id``, ``-id``, ``name``, ``-name``;
+    without ``sort`` the list is in key order. Routers take ``Depends(SORTING.page_params)``,
+    which declares ``sort`` (its values listed in the OpenAPI document) and ``include_total``,
+    and service functions pass the same object to :func:`paginate`.
+    """
+
+    def __init__(self, key: Any, *, key_name: str = "id", **fields: Any) -> None:
+        self.key: InstrumentedAttribute[Any] = key
+        self.fields: dict[str, InstrumentedAttribute[Any]] = {key_name: key, **fields}
+        for name, column in self.fields.items():
+            if _nullable(column):
+                raise ValueError(f"sort field {name!r} may be NULL: do not offer it")
+            if not isinstance(_column_type(column), _SORTABLE_TYPES):
+                raise ValueError(f"sort field {name!r} is of a type cursors cannot carry")
+        self.values = [v for name in self.fields for v in (name, "-" + name)]
+        self.page_params = self._dependency()
+
+    def _dependency(self) -> Callable[..., PageParams]:
+        values = self.values
+        names = ", ".join(f"`{name}`" for name in self.fields)
+        key_name = next(iter(self.fields))
+
+        def sorted_page_params(
+            limit: int = Query(50, ge=1, le=MAX_LIMIT, description=_LIMIT_DESCRIPTION),
+            cursor: str | None = Query(None, max_length=512, description=_CURSOR_DESCRIPTION),
+            sort: str | None = Query(
+                None,
+                max_length=64,
+                description=f"Sort by {names}; prefix `-` for descending. Ties are broken by "
+                f"`{key_name}` in the same direction. Default: `{key_name}` ascending.",
+                json_schema_extra={SORT_EXTENSION: values},
+            ),
+            include_total: bool = Query(False, description=_TOTAL_DESCRIPTION),
+        ) -> PageParams:
+            self.check(sort)
+            return PageParams(limit=limit, cursor=cursor, sort=sort, include_total=include_total)
+
+        return sorted_page_params
+
+    def check(self, sort: str | None) -> None:
+        """400 ``invalid-sort`` listing what the list accepts, for a sort it does not."""
+        if sort is not None and sort not in self.values:
+            raise Problem(
+                400,
+                f"This list cannot be sorted by {sort!r}; use one of: {', '.join(self.values)}.",
+                title="Invalid sort",
+                type_=INVALID_SORT_TYPE,
+                errors=[{"location": "/query/sort", "message": "Not a sort this list offers."}],
+                allowed=self.values,
+            )
+
+
+def _nullable(column: InstrumentedAttribute[Any]) -> bool:
+    return any(c.nullable for c in getattr(column.property, "columns", ()))
 
 
 def encode_cursor(key: Any) -> str:
@@ -86,6 +178,30 @@ def _fits_key(after: Any, key_type: TypeEngine[Any]) -> bool:
     return isinstance(after, str | int) and not isinstance(after, bool)
 
 
+def _from_cursor(value: Any, column: InstrumentedAttribute[Any]) -> Any:
+    """A sort value from a cursor as the column compares it; None when it cannot be one."""
+    column_type = _column_type(column)
+    if isinstance(column_type, DateTime | Date):
+        if not isinstance(value, str) or not value.isascii():
+            return None
+        try:
+            if isinstance(column_type, DateTime):
+                moment = datetime.fromisoformat(value)
+                return moment if moment.tzinfo is not None else None  # stored in UTC
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(column_type, Integer):
+        # Sort values are not keys: a count may be 0 or negative, but must fit 64 bits.
+        fits = isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+        return value if fits else None
+    return value if _fits_key(value, column_type) else None
+
+
+def _to_cursor(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def _storable(text: str) -> bool:
     if "\x00" in text:
         return False
@@ -99,19 +215,77 @@ def _storable(text: str) -> bool:
 async def paginate(
     session: AsyncSession,
     stmt: Select[Any],
-    key_column: InstrumentedAttribute[Any],
+    order: Sorting | InstrumentedAttribute[Any],
     params: PageParams,
 ) -> tuple[Sequence[Any], str | None]:
-    """Run ``stmt`` ordered by a unique key, one page after the cursor; rows and next cursor."""
+    """Run ``stmt`` in the requested order, one page after the cursor; rows and next cursor.
+
+    ``order`` is the list's :class:`Sorting` (or, for a list without one, its unique key).
+    With ``include_total`` the count of the whole filtered list is left in ``params.total``.
+    """
+    sorting = order if isinstance(order, Sorting) else None
+    key: InstrumentedAttribute[Any] = order.key if isinstance(order, Sorting) else order
+    if params.include_total:
+        counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+        params.total = (await session.execute(counted)).scalar_one()
+    if params.sort is None:
+        column, descending = key, False
+    else:
+        if sorting is None:
+            raise Problem(
+                400, "This list cannot be sorted.", title="Invalid sort", type_=INVALID_SORT_TYPE
+            )
+        sorting.check(params.sort)
+        descending = params.sort.startswith("-")
+        column = sorting.fields[params.sort.removeprefix("-")]
     if params.cursor is not None:
-        after = decode_cursor(params.cursor)
-        if not _fits_key(after, key_column.type):
-            raise Problem(400, "The cursor is not one this API issued.", title="Invalid cursor")
-        stmt = stmt.where(key_column > after)
-    stmt = stmt.order_by(key_column).limit(params.limit + 1)
+        stmt = stmt.where(
+            _after(decode_cursor(params.cursor), params.sort, column, key, descending)
+        )
+    if descending:
+        stmt = stmt.order_by(column.desc(), key.desc())
+    else:
+        stmt = stmt.order_by(column, key) if column is not key else stmt.order_by(key)
+    stmt = stmt.limit(params.limit + 1)
     rows = (await session.execute(stmt)).scalars().all()
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
-        next_cursor = encode_cursor(getattr(rows[-1], key_column.key))
+        last_key = getattr(rows[-1], key.key)
+        if params.sort is None:
+            next_cursor = encode_cursor(last_key)
+        else:
+            last_value = _to_cursor(getattr(rows[-1], column.key))
+            next_cursor = encode_cursor([params.sort, last_value, last_key])
     return rows, next_cursor
+
+
+def _invalid_cursor() -> Problem:
+    return Problem(400, "The cursor is not one this API issued.", title="Invalid cursor")
+
+
+def _after(
+    decoded: Any,
+    sort: str | None,
+    column: InstrumentedAttribute[Any],
+    key: InstrumentedAttribute[Any],
+    descending: bool,
+) -> Any:
+    """The condition "strictly after the cursor's row" in the requested order."""
+    if sort is None:
+        if not _fits_key(decoded, key.type):
+            raise _invalid_cursor()
+        return key > decoded
+    if not (isinstance(decoded, list) and len(decoded) == 3 and decoded[0] == sort):
+        raise Problem(
+            400,
+            "The cursor belongs to another sort order (or none): send the same `sort` as the "
+            "request that returned it.",
+            title="Invalid cursor",
+        )
+    value = _from_cursor(decoded[1], column)
+    if value is None or not _fits_key(decoded[2], key.type):
+        raise _invalid_cursor()
+    if descending:
+        return or_(column < value, and_(column == value, key < decoded[2]))
+    return or_(column > value, and_(column == value, key > decoded[2]))
