@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Access, Principal, Role
 from services.common.outbox import OutboxFields
-from services.common.pagination import Page, PageParams, page_params, paginate
+from services.common.pagination import Page, PageParams, Sorting, paginate
 
 
 class AuditEntry(BaseModel):
@@ -38,6 +38,8 @@ def audit_router(
     session_dependency: Callable[..., AsyncIterator[AsyncSession]],
 ) -> APIRouter:
     router = APIRouter(prefix=f"/v1/audit/{service}", tags=["audit"])
+    columns: Any = model
+    sorting = Sorting(columns.id, occurred_at=columns.occurred_at)
 
     @router.get(
         "/events", response_model=Page[AuditEntry], summary=f"Audit log of the {service} service"
@@ -48,11 +50,10 @@ def audit_router(
         actor: str | None = Query(None, max_length=200, description="Token subject."),
         since: datetime | None = None,
         until: datetime | None = None,
-        params: PageParams = Depends(page_params),
+        params: PageParams = Depends(sorting.page_params),
         session: AsyncSession = Depends(session_dependency),
         _caller: Principal = Depends(Access(Role.ADMIN)),
     ) -> Page[AuditEntry]:
-        columns: Any = model
         stmt = select(model)
         if aggregate_type:
             stmt = stmt.where(columns.aggregate_type == aggregate_type)
@@ -64,7 +65,8 @@ def audit_router(
             stmt = stmt.where(columns.occurred_at >= since)
         if until:
             stmt = stmt.where(columns.occurred_at < until)
-        rows, next_cursor = await paginate(session, stmt, columns.id, params)
-        return Page(items=[AuditEntry.model_validate(row) for row in rows], next_cursor=next_cursor)
+        rows, next_cursor = await paginate(session, stmt, sorting, params)
+        entries = [AuditEntry.model_validate(row) for row in rows]
+        return Page(items=entries, next_cursor=next_cursor, total=params.total)
 
     return router

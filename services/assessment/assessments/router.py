@@ -19,7 +19,7 @@ from services.assessment.models import Assessment
 from services.common.app import get_read_session, get_session
 from services.common.auth import Access, Principal, Role
 from services.common.etag import etag_for, if_match_exempt, require_if_match
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
 
@@ -58,7 +58,7 @@ async def list_assessments(
     catalog_id: str | None = Query(None, max_length=40),
     visit_from: date | None = Query(None, description="Visits starting on or after this day."),
     visit_to: date | None = Query(None, description="Visits starting on or before this day."),
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.ASSESSMENT_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READERS),
 ) -> Page[AssessmentRead]:
@@ -73,7 +73,9 @@ async def list_assessments(
         visit_from=visit_from,
         visit_to=visit_to,
     )
-    return Page(items=[service.to_read(r) for r in rows], next_cursor=next_cursor)
+    return Page(
+        items=[service.to_read(r) for r in rows], next_cursor=next_cursor, total=params.total
+    )
 
 
 @router.get("/{assessment_id}", response_model=AssessmentRead, summary="One assessment")
@@ -126,13 +128,17 @@ async def transition(
 )
 async def list_transitions(
     assessment_id: str,
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.TRANSITION_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(Access(Role.ADMIN, Role.STAFF, Role.SERVICE)),
 ) -> Page[TransitionRead]:
     await service.get_assessment(session, assessment_id, caller)
     rows, next_cursor = await service.list_transitions(session, assessment_id, params)
-    return Page(items=[TransitionRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page(
+        items=[TransitionRead.model_validate(r) for r in rows],
+        next_cursor=next_cursor,
+        total=params.total,
+    )
 
 
 @router.post(

@@ -36,9 +36,21 @@ from services.common.auth import Principal
 from services.common.etag import commit_update, stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import Problem, conflict
 from services.common.scope import in_country_scope
+
+# The orders these lists offer (``sort``); ties fall back to the unique key.
+TRANSITION_SORTING = Sorting(AssessmentTransition.id, occurred_at=AssessmentTransition.occurred_at)
+ASSESSMENT_SORTING = Sorting(
+    Assessment.id,
+    factory_id=Assessment.factory_id,
+    cycle=Assessment.cycle,
+    status=Assessment.status,
+    visit_start=Assessment.visit_start,
+    created_at=Assessment.created_at,
+    updated_at=Assessment.updated_at,
+)
 
 
 def to_read(assessment: Assessment) -> AssessmentRead:
@@ -369,7 +381,7 @@ async def list_assessments(
         stmt = stmt.where(col(Assessment.visit_start) >= visit_from)
     if visit_to is not None:
         stmt = stmt.where(col(Assessment.visit_start) <= visit_to)
-    rows, next_cursor = await paginate(session, stmt, Assessment.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, ASSESSMENT_SORTING, params)
     return list(rows), next_cursor
 
 
@@ -379,10 +391,5 @@ async def list_transitions(
     stmt = select(AssessmentTransition).where(
         col(AssessmentTransition.assessment_id) == assessment_id
     )
-    rows, next_cursor = await paginate(
-        session,
-        stmt,
-        AssessmentTransition.id,  # type: ignore[arg-type]
-        params,
-    )
+    rows, next_cursor = await paginate(session, stmt, TRANSITION_SORTING, params)
     return list(rows), next_cursor

@@ -8,7 +8,7 @@ from services.assessment.brands.schemas import BrandCreate, BrandRead, BrandUpda
 from services.common.app import get_read_session, get_session
 from services.common.auth import Access, Principal, Role
 from services.common.etag import etag_for, require_if_match
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 
 router = APIRouter(prefix="/v1/brands", tags=["brands"])
 
@@ -33,12 +33,16 @@ async def create_brand(
 @router.get("", response_model=Page[BrandRead], summary="List brands")
 async def list_brands(
     name_prefix: str | None = Query(None, min_length=1, max_length=100),
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.BRAND_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READERS),
 ) -> Page[BrandRead]:
     rows, next_cursor = await service.list_brands(session, caller, params, name_prefix)
-    return Page(items=[BrandRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page(
+        items=[BrandRead.model_validate(r) for r in rows],
+        next_cursor=next_cursor,
+        total=params.total,
+    )
 
 
 @router.get("/{brand_id}", response_model=BrandRead, summary="One brand")

@@ -15,8 +15,17 @@ from services.assessment.models import Brand
 from services.common.auth import Principal, Role
 from services.common.etag import commit_update
 from services.common.ids import new_id
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import Problem
+
+# The orders this list offers (``sort``); ties fall back to the unique key.
+BRAND_SORTING = Sorting(
+    Brand.id,
+    name=Brand.name,
+    type=Brand.type,
+    created_at=Brand.created_at,
+    updated_at=Brand.updated_at,
+)
 
 
 def snapshot(brand: Brand) -> dict[str, Any]:
@@ -62,5 +71,5 @@ async def list_brands(
     stmt = select(Brand).where(_visible(principal))
     if name_prefix:
         stmt = stmt.where(Brand.name.istartswith(name_prefix, autoescape=True))  # type: ignore[attr-defined]
-    rows, next_cursor = await paginate(session, stmt, Brand.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, BRAND_SORTING, params)
     return list(rows), next_cursor

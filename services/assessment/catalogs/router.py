@@ -16,7 +16,7 @@ from services.assessment.catalogs.schemas import (
 from services.common.app import get_read_session, get_session
 from services.common.auth import ANY_USER, Access, Principal, Role
 from services.common.etag import etag_for, require_if_match
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 from services.common.problems import not_found
 
 router = APIRouter(prefix="/v1/catalogs", tags=["catalogs"])
@@ -46,12 +46,12 @@ async def import_catalog(
 async def list_catalogs(
     country: str | None = Query(None, pattern=r"^[A-Z]{2}$"),
     status: CatalogStatus | None = None,
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.CATALOG_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(ANY_USER),
 ) -> Page[CatalogSummary]:
     items, next_cursor = await service.list_catalogs(session, params, caller, country, status)
-    return Page(items=items, next_cursor=next_cursor)
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/{catalog_id}", response_model=CatalogRead, summary="One CAT version, whole")

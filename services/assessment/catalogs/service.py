@@ -39,11 +39,17 @@ from services.common.auth import Principal
 from services.common.etag import stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import Problem, conflict, not_found
 from services.common.scope import country_scope_filter
 
 DRAFT, PUBLISHED = "draft", "published"
+
+
+# The orders this list offers (``sort``); ties fall back to the unique key.
+CATALOG_SORTING = Sorting(
+    Catalog.id, country=Catalog.country, status=Catalog.status, created_at=Catalog.created_at
+)
 
 
 @dataclass
@@ -215,7 +221,7 @@ async def list_catalogs(
         stmt = stmt.where(col(Catalog.country) == country)
     if status:
         stmt = stmt.where(col(Catalog.status) == status)
-    rows, next_cursor = await paginate(session, stmt, Catalog.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, CATALOG_SORTING, params)
     ids = [r.id for r in rows]
     counts = dict(
         (

@@ -9,7 +9,7 @@ from services.assessment.factories.service import get_factory
 from services.common.app import get_read_session, get_session
 from services.common.auth import Access, Principal, Role
 from services.common.etag import if_match_exempt
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 
 router = APIRouter(prefix="/v1/factories/{factory_id}/consents", tags=["consents"])
 
@@ -62,10 +62,12 @@ async def revoke_consent(
 async def list_consents(
     factory_id: str,
     active: bool | None = Query(None, description="Only active (true) or revoked (false)."),
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.CONSENT_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READERS),
 ) -> Page[ConsentRead]:
     await get_factory(session, factory_id, caller)
     rows, next_cursor = await service.list_consents(session, factory_id, params, active)
-    return Page(items=[service.to_read(r) for r in rows], next_cursor=next_cursor)
+    return Page(
+        items=[service.to_read(r) for r in rows], next_cursor=next_cursor, total=params.total
+    )

@@ -14,8 +14,11 @@ from services.assessment.models import Brand, Consent, Factory
 from services.common.auth import Principal
 from services.common.ids import new_id
 from services.common.outbox import utcnow
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import Problem, conflict, not_found
+
+# The orders this list offers (``sort``); ties fall back to the unique key.
+CONSENT_SORTING = Sorting(Consent.id, brand_id=Consent.brand_id, granted_at=Consent.granted_at)
 
 
 def to_read(consent: Consent) -> ConsentRead:
@@ -100,5 +103,5 @@ async def list_consents(
         stmt = stmt.where(col(Consent.revoked_at).is_(None))
     elif active is False:
         stmt = stmt.where(col(Consent.revoked_at).is_not(None))
-    rows, next_cursor = await paginate(session, stmt, Consent.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, CONSENT_SORTING, params)
     return list(rows), next_cursor

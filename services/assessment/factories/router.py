@@ -13,7 +13,7 @@ from services.assessment.factories.schemas import (
 from services.common.app import get_read_session, get_session
 from services.common.auth import Access, Principal, Role
 from services.common.etag import etag_for, require_if_match
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 
 router = APIRouter(prefix="/v1/factories", tags=["factories"])
 
@@ -40,7 +40,7 @@ async def list_factories(
     region: str | None = Query(None, max_length=120),
     status: ParticipationStatus | None = Query(None, description="Participation status."),
     name_prefix: str | None = Query(None, min_length=1, max_length=100),
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.FACTORY_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READERS),
 ) -> Page[FactoryRead]:
@@ -53,7 +53,11 @@ async def list_factories(
         status=status,
         name_prefix=name_prefix,
     )
-    return Page(items=[service.to_read(r, caller) for r in rows], next_cursor=next_cursor)
+    return Page(
+        items=[service.to_read(r, caller) for r in rows],
+        next_cursor=next_cursor,
+        total=params.total,
+    )
 
 
 @router.get("/{factory_id}", response_model=FactoryRead, summary="One factory")

@@ -20,8 +20,18 @@ from services.assessment.models import Brand, Factory
 from services.common.auth import Principal, Role
 from services.common.etag import commit_update
 from services.common.ids import new_id
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import Problem
+
+# The orders this list offers (``sort``); ties fall back to the unique key.
+FACTORY_SORTING = Sorting(
+    Factory.id,
+    name=Factory.name,
+    country=Factory.country,
+    participation_status=Factory.participation_status,
+    created_at=Factory.created_at,
+    updated_at=Factory.updated_at,
+)
 
 
 def buyer_brands_seen_by(factory: Factory, viewer: Principal) -> list[str]:
@@ -175,5 +185,5 @@ async def list_factories(
                 )
             )
         )
-    rows, next_cursor = await paginate(session, stmt, Factory.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, FACTORY_SORTING, params)
     return list(rows), next_cursor

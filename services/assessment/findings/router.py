@@ -19,7 +19,7 @@ from services.assessment.findings.schemas import (
 from services.common.app import get_read_session, get_session
 from services.common.auth import Access, Principal, Role
 from services.common.etag import etag_for, require_if_match
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 
 router = APIRouter(prefix="/v1/assessments/{assessment_id}", tags=["findings"])
 
@@ -82,14 +82,18 @@ async def put_finding(
 async def list_findings(
     assessment_id: str,
     response: Response,
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.FINDING_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READERS),
 ) -> Page[FindingRead]:
     assessment = await get_assessment(session, assessment_id, caller)
     response.headers["ETag"] = etag_for(assessment.id, assessment.version)
     rows, next_cursor = await service.list_findings(session, assessment_id, params)
-    return Page(items=[FindingRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page(
+        items=[FindingRead.model_validate(r) for r in rows],
+        next_cursor=next_cursor,
+        total=params.total,
+    )
 
 
 @router.get(

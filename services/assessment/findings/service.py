@@ -29,10 +29,20 @@ from services.assessment.models import Assessment, Catalog, CatalogQuestion, Fin
 from services.common.auth import Principal
 from services.common.etag import commit_update
 from services.common.outbox import utcnow
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import Problem, conflict, not_found
 
 INFORMATION = "information"
+
+
+# The orders this list offers (``sort``); ties fall back to the unique key.
+FINDING_SORTING = Sorting(
+    Finding.question_code,
+    key_name="question_code",
+    cluster_code=Finding.cluster_code,
+    compliance_point_code=Finding.compliance_point_code,
+    recorded_at=Finding.recorded_at,
+)
 
 
 def finding_errors(
@@ -251,7 +261,7 @@ async def list_findings(
     session: AsyncSession, assessment_id: str, params: PageParams
 ) -> tuple[list[Finding], str | None]:
     stmt = select(Finding).where(col(Finding.assessment_id) == assessment_id)
-    rows, next_cursor = await paginate(session, stmt, Finding.question_code, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, FINDING_SORTING, params)
     return list(rows), next_cursor
 
 

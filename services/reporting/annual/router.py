@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.app import get_read_session, get_session
 from services.common.auth import PUBLIC, Access, Principal, Role
 from services.common.etag import if_match_exempt
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 from services.reporting.annual import render, service
 from services.reporting.annual.schemas import AnnualReport, PublicationRead
 from services.reporting.scope import (
@@ -103,7 +103,7 @@ async def publish(
 async def list_publications(
     year: int = YEAR,
     country: str | None = Query(None, pattern=r"^[A-Z]{2}$"),
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.PUBLICATION_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     _caller: Principal = Depends(PUBLIC),
 ) -> Page[PublicationRead]:
@@ -111,6 +111,7 @@ async def list_publications(
     return Page(
         items=[PublicationRead.model_validate(r, from_attributes=True) for r in rows],
         next_cursor=next_cursor,
+        total=params.total,
     )
 
 

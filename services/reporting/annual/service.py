@@ -16,7 +16,7 @@ from sqlmodel import col
 from services.common.ids import new_id
 from services.common.observability import current_request_id
 from services.common.outbox import append_event
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import not_found
 from services.reporting.activity.service import activity_report
 from services.reporting.annual.methodology import (
@@ -58,6 +58,15 @@ METHODOLOGY_STEPS = [
     "A factory's own figure is the share of its compliance points found non-compliant; the "
     "report gives the average over factories. Results are aggregates: no factory is named.",
 ]
+
+
+# The orders this list offers (``sort``); ties fall back to the unique key.
+PUBLICATION_SORTING = Sorting(
+    ReportPublication.id,
+    kind=ReportPublication.kind,
+    country=ReportPublication.country,
+    generated_at=ReportPublication.generated_at,
+)
 
 
 def programme_name(country: str) -> str:
@@ -233,7 +242,7 @@ async def list_publications(
     stmt = select(ReportPublication).where(col(ReportPublication.year) == year)
     if country:
         stmt = stmt.where(col(ReportPublication.country) == country)
-    rows, next_cursor = await paginate(session, stmt, ReportPublication.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, PUBLICATION_SORTING, params)
     return list(rows), next_cursor
 
 

@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import get_read_session, get_session
 from services.common.auth import Principal
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 from services.training.access import READ, WRITE
 from services.training.advisory import service
 from services.training.advisory.schemas import VisitCreate, VisitRead, VisitUpdate
@@ -33,7 +33,7 @@ async def list_visits(
     factory_id: str | None = Query(None, max_length=40),
     visited_from: date | None = None,
     visited_to: date | None = None,
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.VISIT_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READ),
 ) -> Page[VisitRead]:
@@ -45,7 +45,11 @@ async def list_visits(
         visited_from=visited_from,
         visited_to=visited_to,
     )
-    return Page(items=[VisitRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page(
+        items=[VisitRead.model_validate(r) for r in rows],
+        next_cursor=next_cursor,
+        total=params.total,
+    )
 
 
 @router.get("/{visit_id}", response_model=VisitRead, summary="One advisory visit")

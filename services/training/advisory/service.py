@@ -10,7 +10,7 @@ from sqlmodel import col
 from services.common.auth import Principal
 from services.common.etag import commit_update
 from services.common.ids import new_id
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.training.access import (
     NothingVisible,
     fetch_owned,
@@ -32,6 +32,16 @@ PAYLOAD_FIELDS = {
     "topics",
     "compliance_point_codes",
 }
+
+
+# The orders this list offers (``sort``); ties fall back to the unique key.
+VISIT_SORTING = Sorting(
+    AdvisoryVisit.id,
+    factory_id=AdvisoryVisit.factory_id,
+    visit_date=AdvisoryVisit.visit_date,
+    created_at=AdvisoryVisit.created_at,
+    updated_at=AdvisoryVisit.updated_at,
+)
 
 
 def visit_payload(visit: AdvisoryVisit) -> dict[str, Any]:
@@ -86,5 +96,5 @@ async def list_visits(
         stmt = stmt.where(col(AdvisoryVisit.visit_date) >= visited_from)
     if visited_to is not None:
         stmt = stmt.where(col(AdvisoryVisit.visit_date) <= visited_to)
-    rows, next_cursor = await paginate(session, stmt, AdvisoryVisit.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, VISIT_SORTING, params)
     return list(rows), next_cursor

@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.app import get_read_session, get_session
 from services.common.auth import Principal
 from services.common.etag import if_match_exempt
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 from services.training.access import READ, WRITE
 from services.training.assessment_client import AssessmentClient, assessment_references
 from services.training.committees import service
@@ -39,13 +39,13 @@ async def create_committee(
 @router.get("", response_model=Page[CommitteeRead], summary="Committees")
 async def list_committees(
     factory_id: str | None = Query(None, max_length=40),
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.COMMITTEE_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READ),
 ) -> Page[CommitteeRead]:
     rows, next_cursor = await service.list_committees(session, params, caller, factory_id)
     items = [await service.committee_read(session, c) for c in rows]
-    return Page(items=items, next_cursor=next_cursor)
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/{committee_id}", response_model=CommitteeRead, summary="A committee and members")
@@ -144,10 +144,14 @@ async def record_meeting(
 )
 async def list_meetings(
     committee_id: str,
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.MEETING_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READ),
 ) -> Page[MeetingRead]:
     committee = await service.get_committee(session, committee_id, caller)
     rows, next_cursor = await service.list_meetings(session, committee, params)
-    return Page(items=[MeetingRead.model_validate(m) for m in rows], next_cursor=next_cursor)
+    return Page(
+        items=[MeetingRead.model_validate(m) for m in rows],
+        next_cursor=next_cursor,
+        total=params.total,
+    )

@@ -19,7 +19,7 @@ from services.common.auth import Principal
 from services.common.etag import stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import Problem, conflict, not_found
 from services.training.access import (
     NothingVisible,
@@ -42,6 +42,21 @@ from services.training.common import changes, today
 from services.training.events import record_event
 from services.training.models import Committee, CommitteeMeeting, CommitteeMember
 from services.training.vocabulary import MemberRole, Sex
+
+# The orders these lists offer (``sort``); ties fall back to the unique key.
+COMMITTEE_SORTING = Sorting(
+    Committee.id,
+    factory_id=Committee.factory_id,
+    created_at=Committee.created_at,
+    updated_at=Committee.updated_at,
+)
+
+MEETING_SORTING = Sorting(
+    CommitteeMeeting.id,
+    meeting_date=CommitteeMeeting.meeting_date,
+    attendees_total=CommitteeMeeting.attendees_total,
+    created_at=CommitteeMeeting.created_at,
+)
 
 
 def is_current(member: CommitteeMember, on: date) -> bool:
@@ -279,7 +294,7 @@ async def list_committees(
         return [], None
     if factory_id is not None:
         stmt = stmt.where(col(Committee.factory_id) == factory_id)
-    rows, next_cursor = await paginate(session, stmt, Committee.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, COMMITTEE_SORTING, params)
     return list(rows), next_cursor
 
 
@@ -287,5 +302,5 @@ async def list_meetings(
     session: AsyncSession, committee: Committee, params: PageParams
 ) -> tuple[list[CommitteeMeeting], str | None]:
     stmt = select(CommitteeMeeting).where(col(CommitteeMeeting.committee_id) == committee.id)
-    rows, next_cursor = await paginate(session, stmt, CommitteeMeeting.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, MEETING_SORTING, params)
     return list(rows), next_cursor

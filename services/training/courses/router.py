@@ -3,7 +3,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import get_read_session, get_session
 from services.common.auth import Principal
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 from services.training.access import READ_CATALOGUE, WRITE
 from services.training.common import check_if_match, set_etag
 from services.training.courses import service
@@ -28,12 +28,12 @@ async def create_course(
 @router.get("", response_model=Page[CourseRead], summary="The course catalogue")
 async def list_courses(
     topic: Topic | None = None,
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.COURSE_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     _caller: Principal = Depends(READ_CATALOGUE),
 ) -> Page[CourseRead]:
     rows, next_cursor = await service.list_courses(session, params, topic)
-    return Page(items=[CourseRead.of(r) for r in rows], next_cursor=next_cursor)
+    return Page(items=[CourseRead.of(r) for r in rows], next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/{course_id}", response_model=CourseRead, summary="One course")

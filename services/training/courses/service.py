@@ -10,12 +10,21 @@ from sqlmodel import col
 from services.common.etag import stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import conflict, not_found
 from services.training.common import changes
 from services.training.courses.schemas import CourseCreate, CourseRead, CourseUpdate
 from services.training.events import record_event
 from services.training.models import Course
+
+# The orders this list offers (``sort``); ties fall back to the unique key.
+COURSE_SORTING = Sorting(
+    Course.id,
+    code=Course.code,
+    topic=Course.topic,
+    created_at=Course.created_at,
+    updated_at=Course.updated_at,
+)
 
 
 def course_payload(course: Course) -> dict[str, Any]:
@@ -85,5 +94,5 @@ async def list_courses(
     stmt = select(Course)
     if topic:
         stmt = stmt.where(col(Course.topic) == topic)
-    rows, next_cursor = await paginate(session, stmt, Course.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, COURSE_SORTING, params)
     return list(rows), next_cursor

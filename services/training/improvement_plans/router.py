@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.app import get_read_session, get_session
 from services.common.auth import Principal
 from services.common.etag import if_match_exempt
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 from services.training.access import READ, UPDATE_ITEM_STATUS, WRITE
 from services.training.assessment_client import AssessmentClient, assessment_references
 from services.training.common import check_if_match, set_etag
@@ -50,14 +50,16 @@ async def create_plan(
 async def list_plans(
     factory_id: str | None = Query(None, max_length=40),
     assessment_id: str | None = Query(None, max_length=40),
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.PLAN_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READ),
 ) -> Page[PlanRead]:
     rows, next_cursor = await service.list_plans(
         session, params, caller, factory_id=factory_id, assessment_id=assessment_id
     )
-    return Page(items=await service.plan_reads(session, rows), next_cursor=next_cursor)
+    return Page(
+        items=await service.plan_reads(session, rows), next_cursor=next_cursor, total=params.total
+    )
 
 
 @router.get("/items", response_model=Page[ItemRead], summary="Items across plans (?overdue=true)")
@@ -66,7 +68,7 @@ async def list_all_items(
     status: ItemStatus | None = None,
     overdue: bool | None = OVERDUE,
     as_of: date | None = AS_OF,
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.ITEM_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READ),
 ) -> Page[ItemRead]:
@@ -79,7 +81,11 @@ async def list_all_items(
         overdue=overdue,
         as_of=as_of,
     )
-    return Page(items=await service.item_reads(session, rows, as_of), next_cursor=next_cursor)
+    return Page(
+        items=await service.item_reads(session, rows, as_of),
+        next_cursor=next_cursor,
+        total=params.total,
+    )
 
 
 @router.get("/{plan_id}", response_model=PlanRead, summary="A plan with its items and progress")
@@ -128,7 +134,7 @@ async def list_plan_items(
     status: ItemStatus | None = None,
     overdue: bool | None = OVERDUE,
     as_of: date | None = AS_OF,
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.ITEM_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READ),
 ) -> Page[ItemRead]:
@@ -136,7 +142,11 @@ async def list_plan_items(
     rows, next_cursor = await service.list_items(
         session, params, caller, plan_id=plan.id, status=status, overdue=overdue, as_of=as_of
     )
-    return Page(items=await service.item_reads(session, rows, as_of), next_cursor=next_cursor)
+    return Page(
+        items=await service.item_reads(session, rows, as_of),
+        next_cursor=next_cursor,
+        total=params.total,
+    )
 
 
 @router.patch(

@@ -19,7 +19,7 @@ from services.common.auth import Principal, Role
 from services.common.etag import stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import Problem, conflict, not_found
 from services.training.access import (
     NothingVisible,
@@ -49,6 +49,25 @@ from services.training.models import ImprovementItem, ImprovementItemChange, Imp
 from services.training.vocabulary import ItemStatus
 
 FACTORY_MAY_CHANGE = {"status", "effective_date", "note"}
+
+
+# The orders these lists offer (``sort``); ties fall back to the unique key.
+PLAN_SORTING = Sorting(
+    ImprovementPlan.id,
+    factory_id=ImprovementPlan.factory_id,
+    assessment_id=ImprovementPlan.assessment_id,
+    created_at=ImprovementPlan.created_at,
+    updated_at=ImprovementPlan.updated_at,
+)
+
+ITEM_SORTING = Sorting(
+    ImprovementItem.id,
+    plan_id=ImprovementItem.plan_id,
+    factory_id=ImprovementItem.factory_id,
+    compliance_point_code=ImprovementItem.compliance_point_code,
+    due_date=ImprovementItem.due_date,
+    status=ImprovementItem.status,
+)
 
 
 async def verify_plan_references(
@@ -320,7 +339,7 @@ async def list_plans(
         stmt = stmt.where(col(ImprovementPlan.factory_id) == factory_id)
     if assessment_id is not None:
         stmt = stmt.where(col(ImprovementPlan.assessment_id) == assessment_id)
-    rows, next_cursor = await paginate(session, stmt, ImprovementPlan.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, PLAN_SORTING, params)
     return list(rows), next_cursor
 
 
@@ -358,5 +377,5 @@ async def list_items(
             (col(ImprovementItem.status) == ItemStatus.COMPLETED)
             | (col(ImprovementItem.due_date) >= as_of)
         )
-    rows, next_cursor = await paginate(session, stmt, ImprovementItem.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, ITEM_SORTING, params)
     return list(rows), next_cursor

@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import get_read_session, get_session
 from services.common.auth import Principal
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 from services.training.access import READ_SEMINARS, WRITE
 from services.training.common import check_if_match, set_etag
 from services.training.seminars import service
@@ -32,14 +32,18 @@ async def list_seminars(
     kind: SeminarKind | None = None,
     held_from: date | None = None,
     held_to: date | None = None,
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.SEMINAR_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READ_SEMINARS),
 ) -> Page[SeminarRead]:
     rows, next_cursor = await service.list_seminars(
         session, params, caller, kind=kind, held_from=held_from, held_to=held_to
     )
-    return Page(items=[SeminarRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page(
+        items=[SeminarRead.model_validate(r) for r in rows],
+        next_cursor=next_cursor,
+        total=params.total,
+    )
 
 
 @router.get("/{seminar_id}", response_model=SeminarRead, summary="One event")

@@ -11,7 +11,7 @@ from sqlmodel import col
 from services.common.auth import Principal
 from services.common.etag import commit_update
 from services.common.ids import new_id
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.training.access import country_for_new_record, fetch_owned, in_scope
 from services.training.common import changes
 from services.training.events import record_event
@@ -28,6 +28,16 @@ PAYLOAD_FIELDS = {
     "participants_women",
     "participants_men",
 }
+
+
+# The orders this list offers (``sort``); ties fall back to the unique key.
+SEMINAR_SORTING = Sorting(
+    Seminar.id,
+    kind=Seminar.kind,
+    event_date=Seminar.event_date,
+    created_at=Seminar.created_at,
+    updated_at=Seminar.updated_at,
+)
 
 
 def seminar_payload(seminar: Seminar) -> dict[str, Any]:
@@ -83,5 +93,5 @@ async def list_seminars(
         stmt = stmt.where(col(Seminar.event_date) >= held_from)
     if held_to is not None:
         stmt = stmt.where(col(Seminar.event_date) <= held_to)
-    rows, next_cursor = await paginate(session, stmt, Seminar.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, SEMINAR_SORTING, params)
     return list(rows), next_cursor

@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import get_read_session, get_session
 from services.common.auth import Principal
-from services.common.pagination import Page, PageParams, page_params
+from services.common.pagination import Page, PageParams
 from services.common.problems import Problem
 from services.training.access import READ, WRITE
 from services.training.assessment_client import (
@@ -54,7 +54,7 @@ async def list_sessions(
     course_id: str | None = Query(None, max_length=40),
     start_from: date | None = Query(None, description="Sessions starting on or after."),
     start_to: date | None = Query(None, description="Sessions starting on or before."),
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.SESSION_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READ),
 ) -> Page[SessionRead]:
@@ -68,7 +68,7 @@ async def list_sessions(
         start_to=start_to,
     )
     items = await service.read_sessions(session, rows, caller)
-    return Page(items=items, next_cursor=next_cursor)
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/{session_id}", response_model=SessionRead, summary="One session with its counts")
@@ -137,13 +137,17 @@ async def replace_attendance(
 )
 async def list_attendance(
     session_id: str,
-    params: PageParams = Depends(page_params),
+    params: PageParams = Depends(service.PARTICIPANT_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READ),
 ) -> Page[ParticipantRead]:
     training = await service.get_session(session, session_id, caller)
     rows, next_cursor = await service.list_participants(session, training, params, caller)
-    return Page(items=[ParticipantRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page(
+        items=[ParticipantRead.model_validate(r) for r in rows],
+        next_cursor=next_cursor,
+        total=params.total,
+    )
 
 
 @router.get(

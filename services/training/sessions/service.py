@@ -18,7 +18,7 @@ from services.common.auth import Principal
 from services.common.etag import commit_update, stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
-from services.common.pagination import PageParams, paginate
+from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import Problem, conflict, not_found
 from services.training.access import (
     NothingVisible,
@@ -38,6 +38,24 @@ from services.training.sessions.schemas import (
     SessionRead,
     SessionUpdate,
     check_session_shape,
+)
+
+# The orders these lists offer (``sort``); ties fall back to the unique key.
+SESSION_SORTING = Sorting(
+    TrainingSession.id,
+    course_id=TrainingSession.course_id,
+    start_date=TrainingSession.start_date,
+    end_date=TrainingSession.end_date,
+    created_at=TrainingSession.created_at,
+    updated_at=TrainingSession.updated_at,
+)
+
+PARTICIPANT_SORTING = Sorting(
+    Participant.row_number,
+    key_name="row_number",
+    sex=Participant.sex,
+    role=Participant.role,
+    factory_id=Participant.factory_id,
 )
 
 
@@ -269,7 +287,7 @@ async def list_sessions(
         stmt = stmt.where(col(TrainingSession.start_date) >= start_from)
     if start_to is not None:
         stmt = stmt.where(col(TrainingSession.start_date) <= start_to)
-    rows, next_cursor = await paginate(session, stmt, TrainingSession.id, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, SESSION_SORTING, params)
     return list(rows), next_cursor
 
 
@@ -280,5 +298,5 @@ async def list_participants(
     scope = factory_scope(principal)
     if scope is not None:
         stmt = stmt.where(col(Participant.factory_id) == scope)
-    rows, next_cursor = await paginate(session, stmt, Participant.row_number, params)  # type: ignore[arg-type]
+    rows, next_cursor = await paginate(session, stmt, PARTICIPANT_SORTING, params)
     return list(rows), next_cursor
