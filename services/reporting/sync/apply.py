@@ -21,6 +21,7 @@ from services.reporting.models import (
     AssessmentCluster,
     AssessmentCompliancePoint,
     AssessmentQuestion,
+    BrandConsent,
     Catalog,
     CatalogCluster,
     CatalogCompliancePoint,
@@ -45,7 +46,7 @@ from services.reporting.sync.apply_training import (
     apply_seminar,
     apply_training_session,
 )
-from services.reporting.sync.rows import ApplyContext, Event, parse_datetime
+from services.reporting.sync.rows import ApplyContext, Event, parse_datetime, upsert
 
 __all__ = ["ApplyContext", "Event", "apply_event", "parse_datetime"]
 
@@ -54,8 +55,23 @@ log = logging.getLogger("bw.reporting.sync")
 
 Applier = Callable[[AsyncSession, Event, ApplyContext], Awaitable[None]]
 
+
+async def apply_consent(session: AsyncSession, event: Event, _ctx: ApplyContext) -> None:
+    """A factory's consent to share with a brand; webhooks read it to decide what a brand
+    subscription may receive (services/reporting/webhooks/access.py)."""
+    payload = event["payload"]
+    row = {
+        "id": event["aggregate_id"],
+        "factory_id": payload["factory_id"],
+        "brand_id": payload["brand_id"],
+        "revoked_at": parse_datetime(payload.get("revoked_at")),
+    }
+    await upsert(session, BrandConsent, [row])
+
+
 APPLIERS: dict[str, Applier] = {
     "factory": apply_factory,
+    "consent": apply_consent,
     "catalog": apply_catalog,
     "assessment": apply_assessment,
     "course": apply_course,
@@ -70,6 +86,7 @@ APPLIERS: dict[str, Applier] = {
 # What a ``<type>.deleted`` event removes: the aggregate's row and the rows hanging off it.
 DELETIONS: dict[str, list[tuple[type[ReportingTable], str]]] = {
     "factory": [(Factory, "id")],
+    "consent": [(BrandConsent, "id")],
     "catalog": [
         (CatalogQuestion, "catalog_id"),
         (CatalogCompliancePoint, "catalog_id"),

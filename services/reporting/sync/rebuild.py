@@ -28,7 +28,7 @@ log = logging.getLogger("bw.reporting.sync")
 
 # Which aggregates each source's feed carries (docs/change-feed.md).
 SOURCE_AGGREGATES: dict[str, tuple[str, ...]] = {
-    "assessment": ("factory", "catalog", "assessment"),
+    "assessment": ("factory", "consent", "catalog", "assessment"),
     "training": (
         "course",
         "training_session",

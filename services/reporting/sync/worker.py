@@ -28,6 +28,7 @@ from services.reporting.models import FeedCursor
 from services.reporting.settings import ReportingSettings
 from services.reporting.sync.apply import ApplyContext, apply_event, parse_datetime
 from services.reporting.sync.rebuild import rebuild_if_diverged
+from services.reporting.webhooks.events import enqueue, load_subscriptions
 
 log = logging.getLogger("bw.reporting.sync")
 
@@ -134,7 +135,11 @@ class FeedReader:
                 await session.rollback()
                 return PageResult(applied=0, has_more=True)
             context = ApplyContext()
+            subscriptions = await load_subscriptions(session) if items else []
             for event in items:
+                # Deliveries first (they compare with the rows the event replaces), then the
+                # rows: both commit with the cursor, or neither does.
+                await enqueue(session, self.source, event, subscriptions)
                 await apply_event(session, event, context)
             if items:
                 cursor.last_event_id = int(page["next_cursor"])
