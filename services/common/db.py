@@ -25,6 +25,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from services.common.sqlite_driver import sqlite_dbapi
+from services.common.text_filters import register_sqlite_functions
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 # The open unit of work of the current request, with the database it belongs to: several apps
@@ -40,6 +43,7 @@ def make_engine(url: str, schema: str | None = None, echo: bool = False) -> Asyn
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        kwargs["module"] = sqlite_dbapi()  # fewer trips to aiosqlite's thread
     else:
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 10
@@ -64,6 +68,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        register_sqlite_functions(dbapi_connection)  # lower() folds every script, as on PG
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
