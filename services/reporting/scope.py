@@ -20,6 +20,7 @@ from fastapi import Depends, Query, Request
 from services.common.auth import Principal, Role
 from services.common.problems import Problem
 from services.common.scope import country_scope
+from services.common.text_filters import free_text_query
 from services.reporting.settings import ReportingSettings
 from services.reporting.vocabulary import SizeBand
 
@@ -89,9 +90,9 @@ def scope_params(
     date_from: date | None = Query(None, description="Assessments on or after this date."),
     date_to: date | None = Query(None, description="Assessments on or before this date."),
     cycle: int | None = Query(None, ge=1, le=50, description="Each factory's n-th assessment."),
-    region: str | None = Query(None, max_length=120),
+    region: str | None = free_text_query(max_length=120),
     size_band: SizeBand | None = Query(None),
-    ownership: str | None = Query(None, max_length=80),
+    ownership: str | None = free_text_query(max_length=80),
 ) -> ReportScope:
     if year is not None and (date_from is not None or date_to is not None):
         raise Problem(400, "Give either year or date_from/date_to, not both.", title="Bad filter")

@@ -1,6 +1,6 @@
 """Brands (buyers): register, list, read, update (If-Match)."""
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assessment.brands import service
@@ -9,6 +9,7 @@ from services.common.app import get_read_session, get_session
 from services.common.auth import Access, Principal, Role
 from services.common.etag import etag_for, require_if_match
 from services.common.pagination import Page, PageParams
+from services.common.text_filters import prefix_query
 
 router = APIRouter(prefix="/v1/brands", tags=["brands"])
 
@@ -32,7 +33,7 @@ async def create_brand(
 
 @router.get("", response_model=Page[BrandRead], summary="List brands")
 async def list_brands(
-    name_prefix: str | None = Query(None, min_length=1, max_length=100),
+    name_prefix: str | None = prefix_query(max_length=100),
     params: PageParams = Depends(service.BRAND_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READERS),

@@ -17,6 +17,7 @@ from services.common.etag import commit_update
 from services.common.ids import new_id
 from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import Problem
+from services.common.text_filters import text_starts_with
 
 # The orders this list offers (``sort``); ties fall back to the unique key.
 BRAND_SORTING = Sorting(
@@ -70,6 +71,6 @@ async def list_brands(
 ) -> tuple[list[Brand], str | None]:
     stmt = select(Brand).where(_visible(principal))
     if name_prefix:
-        stmt = stmt.where(Brand.name.istartswith(name_prefix, autoescape=True))  # type: ignore[attr-defined]
+        stmt = stmt.where(text_starts_with(name_prefix, Brand.name))
     rows, next_cursor = await paginate(session, stmt, BRAND_SORTING, params)
     return list(rows), next_cursor

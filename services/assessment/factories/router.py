@@ -14,6 +14,7 @@ from services.common.app import get_read_session, get_session
 from services.common.auth import Access, Principal, Role
 from services.common.etag import etag_for, require_if_match
 from services.common.pagination import Page, PageParams
+from services.common.text_filters import free_text_query, prefix_query
 
 router = APIRouter(prefix="/v1/factories", tags=["factories"])
 
@@ -37,9 +38,9 @@ async def create_factory(
 @router.get("", response_model=Page[FactoryRead], summary="Search factories")
 async def list_factories(
     country: str | None = Query(None, pattern=r"^[A-Z]{2}$"),
-    region: str | None = Query(None, max_length=120),
+    region: str | None = free_text_query(max_length=120),
     status: ParticipationStatus | None = Query(None, description="Participation status."),
-    name_prefix: str | None = Query(None, min_length=1, max_length=100),
+    name_prefix: str | None = prefix_query(max_length=100),
     params: PageParams = Depends(service.FACTORY_SORTING.page_params),
     session: AsyncSession = Depends(get_read_session),
     caller: Principal = Depends(READERS),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,6 +22,7 @@ from services.common.etag import commit_update
 from services.common.ids import new_id
 from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import Problem
+from services.common.text_filters import text_equals, text_starts_with
 
 # The orders this list offers (``sort``); ties fall back to the unique key.
 FACTORY_SORTING = Sorting(
@@ -173,17 +174,12 @@ async def list_factories(
     if country:
         stmt = stmt.where(col(Factory.country) == country)
     if region:
-        stmt = stmt.where(col(Factory.region) == region)
+        stmt = stmt.where(text_equals(Factory.region, region))
     if status:
         stmt = stmt.where(col(Factory.participation_status) == status)
     if name_prefix:
         stmt = stmt.where(
-            or_(
-                *(
-                    column.istartswith(name_prefix, autoescape=True)  # type: ignore[union-attr]
-                    for column in (Factory.name, Factory.name_uz, Factory.name_ru)
-                )
-            )
+            text_starts_with(name_prefix, Factory.name, Factory.name_uz, Factory.name_ru)
         )
     rows, next_cursor = await paginate(session, stmt, FACTORY_SORTING, params)
     return list(rows), next_cursor

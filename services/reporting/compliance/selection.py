@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Integer, Subquery, cast, extract, func, literal, select
 
+from services.common.text_filters import text_equals
 from services.reporting.models import Assessment, Factory
 from services.reporting.scope import ReportScope
 
@@ -41,11 +42,11 @@ def selected_assessments(scope: ReportScope, by: Period = None) -> Subquery:
         f: Any = Factory
         stmt = stmt.join(f, f.id == a.factory_id)
         if scope.region:
-            stmt = stmt.where(f.region == scope.region)
+            stmt = stmt.where(text_equals(f.region, scope.region))
         if scope.size_band:
             stmt = stmt.where(f.size_band == scope.size_band)
         if scope.ownership:
-            stmt = stmt.where(f.ownership == scope.ownership)
+            stmt = stmt.where(text_equals(f.ownership, scope.ownership))
     if scope.country:
         stmt = stmt.where(a.country == scope.country)
     if scope.date_from:
