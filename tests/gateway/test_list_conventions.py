@@ -180,3 +180,60 @@ def comparable(value: object) -> int | float | datetime | None:
         moment = datetime.fromisoformat(value)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return None
+
+
+# Query parameters that name identifiers or codes (matched exactly), beside ``*_id``; any other
+# free-form string filter must say in the document that it is free text (case-insensitive).
+IDENTIFIERS = {"cursor", "actor", "aggregate_type", "format"}
+
+
+async def test_every_string_filter_is_an_identifier_or_declares_the_free_text_rule(
+    gateway_client: httpx.AsyncClient,
+) -> None:
+    document = (await gateway_client.get("/openapi.json")).json()
+    undeclared = []
+    for method, path, operation in operations(document):
+        for name, parameter in query_parameters(operation).items():
+            options = parameter["schema"].get("anyOf", [parameter["schema"]])
+            if not any(o.get("type") == "string" for o in options):
+                continue
+            if any({"enum", "pattern", "format", "$ref"} & set(o) for o in options):
+                continue  # a code by shape: exact
+            if name.endswith("_id") or name in IDENTIFIERS:
+                continue
+            if "case-insensitive" not in parameter.get("description", ""):
+                undeclared.append(f"{method} {path} {name}")
+    assert undeclared == []
+
+
+async def test_free_text_matches_in_any_case_and_script_identifiers_exactly(
+    gateway_client: httpx.AsyncClient,
+) -> None:
+    names = {"Holdout Garments": "Samarkand", "Фарғона Тўқимачилик": "Фарғона", "Zeta": "Andijan"}
+    ids = {}
+    for name, region in names.items():
+        created = await gateway_client.post(
+            "/v1/factories", json={"name": name, "country": "UZ", "region": region}, headers=ADMIN
+        )
+        assert created.status_code == 201, created.text
+        ids[name] = created.json()["id"]
+
+    async def found(**query: str) -> set[str]:
+        response = await gateway_client.get("/v1/factories", params=query, headers=ADMIN)
+        assert response.status_code == 200, response.text
+        return {f["name"] for f in response.json()["items"]}
+
+    for region in ("samarkand", "SAMARKAND", "Samarkand"):
+        assert await found(region=region) == {"Holdout Garments"}
+    assert await found(region="фарғона") == await found(region="ФАРҒОНА") == {"Фарғона Тўқимачилик"}
+    assert await found(region="Samark") == set()  # equality, not a prefix
+    for prefix in ("holdout", "HOLD", "Holdout G"):
+        assert await found(name_prefix=prefix) == {"Holdout Garments"}
+    assert (
+        await found(name_prefix="фарғ")
+        == await found(name_prefix="ФАРҒ")
+        == {"Фарғона Тўқимачилик"}
+    )
+    # An identifier is not a word: another case names nothing.
+    swapped = ids["Zeta"].swapcase()
+    assert (await gateway_client.get(f"/v1/factories/{swapped}", headers=ADMIN)).status_code == 404
