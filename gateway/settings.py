@@ -19,6 +19,7 @@ DEFAULT_ROUTES: dict[str, str] = {
     "/v1/improvement-plans": "training",
     "/v1/seminars": "training",
     "/v1/reports": "reporting",
+    "/v1/webhooks": "reporting",
     "/v1/audit/assessment": "assessment",
     "/v1/audit/training": "training",
     "/v1/audit/reporting": "reporting",
