@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
@@ -109,12 +109,13 @@ class Sorting:
         self.values = [v for name in self.fields for v in (name, "-" + name)]
         self.page_params = self._dependency()
 
-    def _dependency(self) -> Callable[..., PageParams]:
+    def _dependency(self) -> Callable[..., Awaitable[PageParams]]:
         values = self.values
         names = ", ".join(f"`{name}`" for name in self.fields)
         key_name = next(iter(self.fields))
 
-        def sorted_page_params(
+        # async: FastAPI runs a plain def dependency on its thread pool, a thread trip per list.
+        async def sorted_page_params(
             limit: int = Query(50, ge=1, le=MAX_LIMIT, description=_LIMIT_DESCRIPTION),
             cursor: str | None = Query(None, max_length=512, description=_CURSOR_DESCRIPTION),
             sort: str | None = Query(
