@@ -18,14 +18,17 @@ def create_app(
     database: Database | None = None,
     auth_settings: AuthSettings | None = None,
     feed_transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """``feed_transports`` lets tests serve the source feeds in-process."""
+    """``feed_transports`` lets tests serve the source feeds in-process, ``webhook_transport``
+    the webhook receivers."""
     from services.reporting.activity.router import router as activity_router
     from services.reporting.annual.router import router as annual_router
     from services.reporting.compliance.router import router as compliance_router
     from services.reporting.freshness.router import feeds_readiness
     from services.reporting.freshness.router import router as freshness_router
     from services.reporting.sync.lifespan import sync_lifespan
+    from services.reporting.webhooks.router import router as webhooks_router
 
     return create_service_app(
         title="reporting",
@@ -35,12 +38,13 @@ def create_app(
         auth_settings=auth_settings,
         idempotency_model=IdempotencyRecord,
         readiness_checks={"feeds": feeds_readiness},
-        extra_lifespan=sync_lifespan(feed_transports),
+        extra_lifespan=sync_lifespan(feed_transports, webhook_transport),
         routers=[
             freshness_router,
             compliance_router,
             activity_router,
             annual_router,
+            webhooks_router,
             changes_router(OutboxEvent, get_read_session),
             audit_router(OutboxEvent, "reporting", get_read_session),
         ],

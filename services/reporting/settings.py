@@ -1,7 +1,7 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings
+from services.common.settings import ServiceSettings, development_mode
 
 
 class ReportingSettings(ServiceSettings):
@@ -18,6 +18,32 @@ class ReportingSettings(ServiceSettings):
     min_cell_size: int = Field(
         5, ge=1, description="Fewest factories behind a figure shown to public callers."
     )
+
+    leader_lease_seconds: float = Field(
+        5.0, gt=0, description="Once across replicas: a dead leader is replaced within this."
+    )
+    webhooks_enabled: bool = Field(True, description="Run the webhook deliverer in this process.")
+    webhook_allow_private_urls: bool = Field(
+        False, description="Allow http and private/loopback receivers (tests, development)."
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    webhook_lease_seconds: float = Field(
+        60.0, gt=0, description="An in-flight delivery is retried after this if its sender died."
+    )
+    webhook_poll_seconds: float = Field(1.0, gt=0)
+    webhook_concurrency: int = Field(8, ge=1, le=64, description="Subscriptions sent to at once.")
+    webhook_retry_base_seconds: float = Field(5.0, gt=0)
+    webhook_retry_max_seconds: float = Field(3600.0, gt=0)
+    webhook_disable_after_failures: int = Field(15, ge=1)
+    webhook_disable_after_seconds: float = Field(
+        3 * 86400.0, ge=0, description="Failing this long (and that often) disables a webhook."
+    )
+    webhook_secret_grace_seconds: float = Field(
+        86400.0, ge=0, description="How long a rotated-out secret keeps signing alongside."
+    )
+
+    def allow_private_webhook_urls(self) -> bool:
+        return self.webhook_allow_private_urls or development_mode()
 
     def feed_urls(self) -> dict[str, str]:
         return {"assessment": self.assessment_url, "training": self.training_url}

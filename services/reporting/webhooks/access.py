@@ -12,13 +12,14 @@ factory moved out of the owner's country) stops deliveries at once, queued ones 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.common.auth import Principal, Role
+from services.common.auth import Access, Principal, Role
 from services.common.scope import in_country_scope
 from services.reporting.models import BrandConsent
 from services.reporting.webhooks.models import WebhookSubscription
@@ -82,3 +83,8 @@ def shape(sub: WebhookSubscription, data: dict[str, Any], grant: Grant) -> dict[
     if "buyer_brand_ids" in shaped:
         shaped["buyer_brand_ids"] = [b for b in shaped["buyer_brand_ids"] if b == sub.brand_id]
     return shaped
+
+
+# Who may manage webhooks: integrating systems (service), brands for themselves, and admins.
+MANAGE = Access(Role.ADMIN, Role.SERVICE, Role.BRAND)
+Subscriber = Annotated[Principal, Depends(MANAGE)]
