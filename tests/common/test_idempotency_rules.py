@@ -5,6 +5,7 @@ other methods pass through untouched."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -31,10 +32,10 @@ from services.common.idempotency import (
     _Response,
 )
 from services.common.ids import new_id
-from services.common.problems import Problem
+from services.common.problems import conflict
 from services.common.settings import ServiceSettings
 from tests.common.notes_app import Note, NoteIdempotency, router
-from tests.support import TEST_AUTH, auth_header
+from tests.support import TEST_AUTH, TEST_DATABASE_URL, auth_header
 
 WRITER = auth_header("admin", subject="writer")
 PROBLEM = "application/problem+json"
@@ -88,7 +89,22 @@ async def create_after_a_refusal(
     session.add(note)
     await session.commit()
     if request.app.state.refuse:
-        raise Problem(409, "Refused this time.")
+        raise conflict("Refused this time.")
+    return {"id": note.id}
+
+
+@extra.post("/held", status_code=201)
+async def create_when_released(
+    request: Request,
+    session: AsyncSession = Depends(get_session),
+    _: Principal = Depends(admin_only),
+) -> dict[str, str]:
+    """Writes, then holds its transaction open until the test releases it."""
+    note = Note(id=new_id("note"), text="held")
+    session.add(note)
+    await session.commit()
+    request.app.state.holding.set()
+    await request.app.state.release.wait()
     return {"id": note.id}
 
 
@@ -104,6 +120,7 @@ async def keyed_client(notes_database: Database) -> AsyncIterator[httpx.AsyncCli
         idempotency_model=NoteIdempotency,
     )
     app.state.refuse = False
+    app.state.holding, app.state.release = asyncio.Event(), asyncio.Event()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://notes") as client:
         client.app = app  # type: ignore[attr-defined]
@@ -358,3 +375,25 @@ async def test_a_response_is_held_whole_and_a_body_message_without_body_adds_not
     assert held.succeeded and held.chunks == [b"", b"x"] and held.headers == [(b"a", b"b")]
     await held.capture({"type": "http.response.start", "status": 300})
     assert not held.succeeded
+
+
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL,
+    reason="PostgreSQL only: SQLite queues a second writer at BEGIN, before it can insert a key",
+)
+async def test_a_retry_racing_an_open_attempt_waits_for_it_then_replays_on_postgresql(
+    keyed_client: httpx.AsyncClient, notes_database: Database
+) -> None:
+    """The retry's insert of the same key waits on the first attempt's open transaction; once
+    that commits, the retry finds the record and replays it: one note, one answer."""
+    headers = {**WRITER, "idempotency-key": "raced"}
+    first = asyncio.create_task(keyed_client.post("/v1/keyed/held", headers=headers))
+    await asyncio.wait_for(keyed_client.app.state.holding.wait(), 30)  # type: ignore[attr-defined]
+    retry = asyncio.create_task(keyed_client.post("/v1/keyed/held", headers=headers))
+    await asyncio.sleep(0.2)  # let the retry reach its insert (if later, it still replays)
+    keyed_client.app.state.release.set()  # type: ignore[attr-defined]
+    answered, replayed = await first, await retry
+    assert answered.status_code == replayed.status_code == 201
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json() == answered.json()
+    assert await notes(notes_database) == 1
