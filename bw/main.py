@@ -19,7 +19,7 @@ from bw import training as training_cli
 from bw.databases import all_databases
 from bw.errors import OperatorError, OperatorGroup
 from bw.migrations import ServiceName, migrate, migration_state
-from bw.runner import Platform
+from bw.runner import GaveUp, Platform
 from bw.services import SERVICES
 from gateway.settings import GatewaySettings
 from services.common.auth import Role, mint_token
@@ -101,16 +101,42 @@ def parse_duration(text: str) -> int:
 def up(
     host: str = "127.0.0.1",
     gateway_port: Annotated[int | None, typer.Option(help="Default: GATEWAY_PORT or 8000.")] = None,
+    replicas: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=16,
+            help="Processes per service (PostgreSQL only): the first on the service's port, "
+            "the others on successive ports after the highest configured one.",
+        ),
+    ] = 1,
 ) -> None:
-    """Start the gateway and the three services; stop them all with Ctrl-C."""
-    for database in all_databases():
+    """Start the gateway and the three services, restart any that crashes; stop them all with
+    Ctrl-C."""
+    databases = all_databases()
+    if replicas > 1 and (on_sqlite := [d.service for d in databases if d.is_sqlite]):
+        # Replicas of a service must see one another's writes, outbox and idempotency keys.
+        raise OperatorError(
+            f"--replicas {replicas} needs a database every replica shares, and "
+            f"{', '.join(on_sqlite)} is on SQLite (one file per process); set DATABASE_URL="
+            "postgresql+asyncpg://... or run with --replicas 1"
+        )
+    for database in databases:
         # Apps on a database behind their code would fail on requests, not at startup.
         state = migration_state(database)
         if state.pending:
             raise OperatorError(f"not starting: {state.line}; run `bw migrate` first")
     ports = {s.name: s.settings_class().port for s in SERVICES}
     ports["gateway"] = gateway_port or GatewaySettings().port
-    platform = Platform(host=host, ports=ports)
+    platform = Platform(
+        host=host,
+        ports=ports,
+        replicas=replicas,
+        log=lambda message: console.print(f"[yellow]{message}[/]", highlight=False),
+    )
+    taken = [*platform.replica_ports().values(), ports["gateway"]]
+    if len(set(taken)) != len(taken):
+        raise OperatorError(f"two processes would share a port ({sorted(taken)}); change the ports")
     stopping = False
 
     def on_signal(_signum: int, _frame: object) -> None:
@@ -128,25 +154,33 @@ def up(
                 f"the platform did not start: {exc} (its own messages are above; "
                 "a port in use or a database not migrated are the usual causes)"
             ) from exc
-        admin = mint_token(AuthSettings(), role="admin", subject="admin-dev", ttl_seconds=12 * 3600)
-        console.print("\n[bold green]Better Work platform is up[/]")
-        console.print(f"  gateway      {platform.url('gateway')}")
-        console.print(f"  API docs     {platform.url('gateway')}/docs")
-        for s in SERVICES:
-            console.print(f"  {s.name:<12} {platform.url(s.name)}/docs")
-        console.print("\n  admin token (12 h, for the docs page's Authorize button):")
-        # On one line whatever the terminal's width, so it copies and pastes whole.
-        console.print(f"  {admin}\n", soft_wrap=True, highlight=False)
-        console.print("Press Ctrl-C to stop.")
+        _print_up(platform)
         while not stopping:
-            if failed := platform.failed():
-                console.print(f"[red]a process exited: {failed}; stopping the platform[/]")
-                raise typer.Exit(1)
-            time.sleep(0.5)
+            try:
+                platform.supervise()
+            except GaveUp as exc:
+                console.print(f"[red]{exc}; stopping the platform[/]")
+                raise typer.Exit(1) from exc
+            time.sleep(0.2)
     finally:
         console.print("stopping ...")
         platform.stop()
         console.print("stopped")
+
+
+def _print_up(platform: Platform) -> None:
+    admin = mint_token(AuthSettings(), role="admin", subject="admin-dev", ttl_seconds=12 * 3600)
+    console.print("\n[bold green]Better Work platform is up[/]")
+    console.print(f"  gateway      {platform.url('gateway')}")
+    console.print(f"  API docs     {platform.url('gateway')}/docs")
+    for s in SERVICES:
+        for name in platform.replica_names(s.name):
+            pid = platform.processes[name].pid
+            console.print(f"  {name:<12} {platform.url(name)}/docs  (pid {pid})", highlight=False)
+    console.print("\n  admin token (12 h, for the docs page's Authorize button):")
+    # On one line whatever the terminal's width, so it copies and pastes whole.
+    console.print(f"  {admin}\n", soft_wrap=True, highlight=False)
+    console.print("A process that crashes is started again. Press Ctrl-C to stop.")
 
 
 app.add_typer(catalog_cli.app, name="catalog")
