@@ -133,7 +133,8 @@ def test_bw_up_restarts_a_killed_child_then_stops_everything_on_sigterm(
         deadline = time.monotonic() + PATIENCE
         pids: list[str] = []
         while time.monotonic() < deadline and not pids:
-            pids = [m[1] for line in list(lines) if (m := re.search(r"assessment .*pid (\d+)", line))]
+            found = (re.search(r"assessment .*pid (\d+)", line) for line in list(lines))
+            pids = [m[1] for m in found if m]
             time.sleep(0.1)
         assert pids, "bw up never said the platform is up:\n" + "".join(lines)
         os.kill(int(pids[0]), signal.SIGKILL)
