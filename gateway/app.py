@@ -10,17 +10,17 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.client_address import ClientAddressMiddleware, TrustedProxies, parse_networks
+from gateway.cors import CORSMiddleware
 from gateway.docs import install_docs
 from gateway.openapi import OpenAPICache
-from gateway.proxy import Upstream, forward, route_for
-from gateway.ratelimit import RateLimiter
-from gateway.resilience import CircuitBreaker
+from gateway.proxy import forward, route_for
+from gateway.ratelimit import Limiter, make_limiter
+from gateway.replicas import HealthChecker, Upstream, build_upstream
 from gateway.settings import GatewaySettings
 from services.common.auth import Principal, already_verified, bearer_token, verify_token
 from services.common.input_guard import InputGuardMiddleware
@@ -60,34 +60,52 @@ def create_app(
     auth_settings: AuthSettings | None = None,
     transports: dict[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
+    """``transports`` replaces the network for tests: keyed by a replica's URL, or by a service
+    name for all of that service's replicas; anything not named goes over real HTTP."""
     settings = settings or GatewaySettings()
     auth_settings = auth_settings or AuthSettings()
     transports = transports or {}
 
     def make_upstreams() -> dict[str, Upstream]:
-        return {
-            name: Upstream(
-                name=name,
-                base_url=httpx.URL(url),
-                transport=transports.get(name)
+        def transport_for(name: str, url: str) -> httpx.AsyncBaseTransport:
+            return (
+                transports.get(url)
+                or transports.get(name)
                 or httpx.AsyncHTTPTransport(
                     limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
-                ),
-                breaker=CircuitBreaker(
-                    settings.breaker_failure_threshold, settings.breaker_reset_seconds
-                ),
+                )
+            )
+
+        return {
+            name: build_upstream(
+                name,
+                urls,
+                lambda url, name=name: transport_for(name, url),  # type: ignore[misc]
+                failure_threshold=settings.breaker_failure_threshold,
+                reset_seconds=settings.breaker_reset_seconds,
                 connect_timeout=settings.connect_timeout_seconds,
             )
-            for name, url in settings.service_urls().items()
+            for name, urls in settings.replica_urls().items()
         }
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, "gateway")
         require_real_secrets(auth_settings)
-        yield
-        for upstream in app.state.upstreams.values():
-            await upstream.client.aclose()  # closes the shared transport too
+        checker = HealthChecker(
+            list(app.state.upstreams.values()),
+            settings.health_check_path,
+            settings.health_check_interval_seconds,
+            settings.health_check_timeout_seconds,
+        )
+        checker.start()
+        try:
+            yield
+        finally:
+            await checker.stop()
+            for upstream in app.state.upstreams.values():
+                await upstream.aclose()
+            await app.state.limiter.aclose()
 
     app = FastAPI(
         title="gateway",
@@ -100,27 +118,23 @@ def create_app(
     app.state.auth_settings = auth_settings
     app.state.upstreams = make_upstreams()
     app.state.openapi = OpenAPICache(settings.openapi_cache_seconds)
-    app.state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    app.state.limiter = make_limiter(
+        settings.redis_url,
+        settings.rate_limit_per_minute,
+        settings.rate_limit_burst,
+        settings.redis_key_prefix,
+    )
     install_problem_handlers(app)
-    # Innermost first: CORS must answer preflights before they are proxied.
+    # Innermost first.
     app.add_middleware(ProxyDispatch, settings=settings, auth_settings=auth_settings)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=[
-                "authorization",
-                "content-type",
-                "if-match",
-                "idempotency-key",
-                "x-request-id",
-            ],
-            expose_headers=["etag", "x-request-id", "retry-after", "location"],
-        )
     app.add_middleware(InputGuardMiddleware, max_bytes=settings.max_body_bytes, scan_text=False)
     app.add_middleware(RequestContextMiddleware, service="gateway")
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outside the rest: preflights are answered before anything is proxied, and every answer
+    # (a 401 or 429 too) carries the CORS headers a browser needs to let a script read it.
+    origins = settings.allowed_origins()
+    if origins:
+        app.add_middleware(CORSMiddleware, origins=origins)
     # Outermost: every layer inside (limits, logs, the forwarded header) sees one client address.
     app.add_middleware(
         ClientAddressMiddleware, trusted=TrustedProxies(parse_networks(settings.trusted_proxies))
@@ -134,11 +148,16 @@ def create_app(
     async def ready() -> JSONResponse:
         checks: dict[str, Any] = {}
         for name, upstream in app.state.upstreams.items():
-            try:
-                answer = await upstream.client.get("/health/ready", timeout=2.0)
-                checks[name] = {"status": "ok" if answer.status_code == 200 else "down"}
-            except httpx.HTTPError as exc:
-                checks[name] = {"status": "down", "detail": type(exc).__name__}
+            replicas = [await _replica_ready(r.client) for r in upstream.replicas]
+            # A service is ready while any replica is; the replicas are listed when several.
+            up = any(check["status"] == "ok" for check in replicas)
+            checks[name] = {"status": "ok" if up else "down"}
+            if len(replicas) > 1:
+                checks[name]["replicas"] = {
+                    str(r.base_url): c for r, c in zip(upstream.replicas, replicas, strict=True)
+                }
+            elif replicas[0].get("detail"):
+                checks[name]["detail"] = replicas[0]["detail"]
         healthy = all(check["status"] == "ok" for check in checks.values())
         return JSONResponse(
             {"status": "ok" if healthy else "degraded", "service": "gateway", "checks": checks},
@@ -154,6 +173,14 @@ def create_app(
     install_docs(app)
 
     return app
+
+
+async def _replica_ready(client: httpx.AsyncClient) -> dict[str, Any]:
+    try:
+        answer = await client.get("/health/ready", timeout=2.0)
+    except httpx.HTTPError as exc:
+        return {"status": "down", "detail": type(exc).__name__}
+    return {"status": "ok" if answer.status_code == 200 else "down"}
 
 
 class ProxyDispatch:
@@ -197,7 +224,7 @@ class ProxyDispatch:
 
     async def proxy(self, request: Request, service: str) -> Response:
         app_state = request.app.state
-        principal = self._authenticate_within_limits(request, app_state.limiter)
+        principal = await self._authenticate_within_limits(request, app_state.limiter)
         identity = (
             {"x-bw-subject": principal.subject, "x-bw-role": principal.role} if principal else {}
         )
@@ -210,8 +237,8 @@ class ProxyDispatch:
             retry_backoff=self.settings.retry_backoff_seconds,
         )
 
-    def _authenticate_within_limits(
-        self, request: Request, limiter: RateLimiter
+    async def _authenticate_within_limits(
+        self, request: Request, limiter: Limiter
     ) -> Principal | None:
         """Anonymous requests and tokens not yet verified are charged to the client address
         before any signature check, so a flood of bad tokens meets 429 like anonymous traffic
@@ -220,21 +247,21 @@ class ProxyDispatch:
         try:
             token = bearer_token(request)
         except Problem:
-            _take(limiter, address)  # a malformed Authorization header costs the address too
+            await _take(limiter, address)  # a malformed Authorization header costs the address too
             raise
         if token is None:
-            _take(limiter, address)
+            await _take(limiter, address)
             return None
         principal = already_verified(token, self.auth_settings)
         if principal is None:
-            _take(limiter, address)
+            await _take(limiter, address)
             principal = verify_token(token, self.auth_settings)
-        _take(limiter, f"sub:{principal.subject}")
+        await _take(limiter, f"sub:{principal.subject}")
         return principal
 
 
-def _take(limiter: RateLimiter, caller: str) -> None:
-    retry_after = limiter.check(caller)
+async def _take(limiter: Limiter, caller: str) -> None:
+    retry_after = await limiter.take(caller)
     if retry_after:
         raise Problem(
             429, "Too many requests; slow down.", headers={"Retry-After": str(int(retry_after))}

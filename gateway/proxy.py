@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import Request
@@ -12,7 +12,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
-from gateway.resilience import CircuitBreaker
+from gateway.replicas import Replica, Upstream
 from services.common.problems import problem_response
 
 HOP_BY_HOP = frozenset(
@@ -67,28 +67,6 @@ async def _raw_body(upstream: httpx.Response) -> bytes:
         return upstream.content
 
 
-@dataclass
-class Upstream:
-    """One service as the gateway sees it: a pooled transport and its circuit breaker.
-
-    Requests go straight to the transport: the client layer's URL merging, cookie jar and
-    redirect handling cost more than the rest of the proxy and a proxy needs none of them.
-    """
-
-    name: str
-    base_url: httpx.URL
-    transport: httpx.AsyncBaseTransport
-    breaker: CircuitBreaker
-    connect_timeout: float
-    client: httpx.AsyncClient = field(init=False)
-
-    def __post_init__(self) -> None:
-        # The gateway's own calls (health, OpenAPI) share the pool; closing it closes both.
-        self.client = httpx.AsyncClient(
-            transport=self.transport, base_url=self.base_url, timeout=5.0
-        )
-
-
 def _unavailable(request: Request, service: str, retry_after: float) -> Response:
     return problem_response(
         request,
@@ -97,6 +75,32 @@ def _unavailable(request: Request, service: str, retry_after: float) -> Response
         headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
         service=service,
     )
+
+
+RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRYABLE_STATUSES = frozenset({502, 503})
+
+
+def replayable(request: Request) -> bool:
+    """Reads, and writes the service itself deduplicates by Idempotency-Key: sending one twice
+    cannot do twice what it asks. Any other write goes out once, whatever happens."""
+    return request.method in RETRYABLE_METHODS or "idempotency-key" in request.headers
+
+
+def _target(request: Request, base_url: httpx.URL) -> httpx.URL:
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    target = raw_path.decode("latin-1")
+    if request.url.query:
+        target += "?" + request.url.query
+    return base_url.copy_with(raw_path=target.encode("latin-1"))
+
+
+async def _body(request: Request, replay: bool) -> bytes | AsyncIterator[bytes] | None:
+    """None when there is no body; bytes when it may be sent again; else the stream, once."""
+    declared = request.headers.get("content-length")
+    if declared == "0" or (declared is None and "transfer-encoding" not in request.headers):
+        return None
+    return await request.body() if replay else request.stream()
 
 
 async def forward(
@@ -108,50 +112,83 @@ async def forward(
     retries: int = 1,
     retry_backoff: float = 0.05,
 ) -> Response:
+    """Send the request to one of the service's replicas and pass its answer back.
+
+    A replayable request (see ``replayable``) that fails to connect, loses its connection, or
+    meets a 502/503 is tried again, on another replica when there is one (a 502/503 only on
+    another: the same one would answer the same). A replica's circuit counts one failure per
+    request, however many attempts it took."""
     service = upstream.name
-    wait = upstream.breaker.allow()
-    if wait:
-        return _unavailable(request, service, wait)
-    declared = request.headers.get("content-length")
-    bodiless = request.method in {"GET", "HEAD", "OPTIONS", "DELETE"} and declared in (None, "0")
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    target = raw_path.decode("latin-1")
-    if request.url.query:
-        target += "?" + request.url.query
-    url = upstream.base_url.copy_with(raw_path=target.encode("latin-1"))
+    replay = replayable(request)
+    try:
+        content = await _body(request, replay)
+    except ClientDisconnect:
+        return Response(status_code=499)
+    headers = _request_headers(request, identity)
     timeouts = {
         "connect": upstream.connect_timeout,
         "read": read_timeout,
         "write": read_timeout,
         "pool": upstream.connect_timeout,
     }
-    attempts = 1 + (retries if bodiless else 0)
+    attempts = 1 + (retries if replay else 0)
+    tried: list[Replica] = []
+    failed: set[int] = set()
+    answer: httpx.Response | None = None
+    chosen: Replica | None = None  # already picked by the 502/503 check below
     for attempt in range(attempts):
+        picked = chosen or upstream.pick(tried)
+        chosen = None
+        if isinstance(picked, float):
+            return _unavailable(request, service, picked)
+        replica = picked
+        if attempt and replica in tried:
+            await asyncio.sleep(retry_backoff * (2 ** (attempt - 1)))
+        tried.append(replica)
         outgoing = httpx.Request(
             request.method,
-            url,
-            headers=_request_headers(request, identity),
-            content=None if bodiless else request.stream(),
+            _target(request, replica.base_url),
+            headers=headers,
+            content=content,
             extensions={"timeout": timeouts},
         )
+        replica.outstanding += 1
         try:
-            answer = await upstream.transport.handle_async_request(outgoing)
-            break
+            answer = await replica.transport.handle_async_request(outgoing)
         except ClientDisconnect:
+            replica.outstanding -= 1
             return Response(status_code=499)  # the client left; nothing to answer
-        except httpx.TimeoutException:
-            upstream.breaker.record_failure()
-            return problem_response(
-                request, 504, f"The {service} service did not answer in time.", service=service
-            )
-        except httpx.TransportError:
-            # Only a request that never reached the service (no body to replay) is retried.
+        except httpx.TransportError as exc:
+            replica.outstanding -= 1
+            connect_failed = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            if isinstance(exc, httpx.TimeoutException) and not connect_failed:
+                replica.breaker.record_failure()
+                return problem_response(
+                    request, 504, f"The {service} service did not answer in time.", service=service
+                )
+            if connect_failed:
+                upstream.eject(replica)
+            if id(replica) not in failed:
+                failed.add(id(replica))
+                replica.breaker.record_failure()
             if attempt + 1 < attempts:
-                await asyncio.sleep(retry_backoff * (2**attempt))
                 continue
-            upstream.breaker.record_failure()
-            return _unavailable(request, service, upstream.breaker.reset_seconds)
-    upstream.breaker.record_success()
+            return _unavailable(request, service, replica.breaker.reset_seconds)
+        if answer.status_code in RETRYABLE_STATUSES and attempt + 1 < attempts:
+            following = upstream.pick(tried)
+            if isinstance(following, Replica) and following not in tried:
+                await answer.aclose()
+                replica.outstanding -= 1
+                chosen = following
+                continue
+        break
+    assert answer is not None
+    replica.breaker.record_success()
+    return await _pass_back(answer, replica)
+
+
+async def _pass_back(answer: httpx.Response, replica: Replica) -> Response:
+    """Small answers are read whole (one send); large ones stream, released when done."""
     response_headers = [
         (k.encode("latin-1"), v.encode("latin-1"))
         for k, v in answer.headers.multi_items()
@@ -163,13 +200,17 @@ async def forward(
             body = await _raw_body(answer)
         finally:
             await answer.aclose()
+            replica.outstanding -= 1
         response = Response(content=body, status_code=answer.status_code)
         response.raw_headers = response_headers
         return response
+
+    async def release() -> None:
+        await answer.aclose()
+        replica.outstanding -= 1
+
     streaming = StreamingResponse(
-        answer.aiter_raw(),
-        status_code=answer.status_code,
-        background=BackgroundTask(answer.aclose),
+        answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(release)
     )
     streaming.raw_headers = response_headers
     return streaming

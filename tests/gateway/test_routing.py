@@ -23,7 +23,7 @@ async def test_write_passes_status_headers_and_request_id(
     gateway_client: httpx.AsyncClient, assessment_client: httpx.AsyncClient
 ) -> None:
     response = await gateway_client.post(
-        "/v1/factories?ignored=1",
+        "/v1/factories",
         json={"name": "Farg'ona To'qimachilik", "country": "UZ", "region": "Fergana"},
         headers={**ADMIN, "x-request-id": "trace-abc-123"},
     )
