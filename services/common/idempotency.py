@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.db import Database
-from services.common.problems import problem_response
+from services.common.problems import kind, problem_response
 
 MAX_KEY_LENGTH = 200
 REPLAYED_HEADERS = {b"content-type", b"location", b"etag"}
@@ -79,9 +79,13 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
 
 
 async def _send_problem(
-    scope: Scope, receive: Receive, send: Send, status: int, detail: str, title: str | None = None
+    scope: Scope, receive: Receive, send: Send, status: int, detail: str, slug: str | None = None
 ) -> None:
-    await problem_response(Request(scope), status, detail, title=title)(scope, receive, send)
+    """A problem of the registry's kind ``slug`` (the status's default kind without one)."""
+    registered = kind(slug) if slug else None
+    title, type_ = (registered.title, registered.type) if registered else (None, None)
+    response = problem_response(Request(scope), status, detail, title=title, type_=type_)
+    await response(scope, receive, send)
 
 
 @dataclass
@@ -134,7 +138,7 @@ class IdempotencyMiddleware:
             return
         if not key or len(key) > MAX_KEY_LENGTH:
             detail = f"An Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters."
-            await _send_problem(scope, receive, send, 400, detail, "Invalid Idempotency-Key")
+            await _send_problem(scope, receive, send, 400, detail, "invalid-idempotency-key")
             return
         try:
             body = await _read_body(receive)
@@ -220,10 +224,10 @@ class IdempotencyMiddleware:
         record = earlier._mapping
         if record["request_hash"] != request_hash:
             detail = "This Idempotency-Key was used with a different request; use a new key."
-            await _send_problem(scope, receive, send, 422, detail, "Idempotency key reused")
+            await _send_problem(scope, receive, send, 422, detail, "idempotency-key-reused")
         elif record["status"] is None:
             detail = "A request with this Idempotency-Key is still being processed; retry shortly."
-            await _send_problem(scope, receive, send, 409, detail, "Request in progress")
+            await _send_problem(scope, receive, send, 409, detail, "request-in-progress")
         else:
             await _replay(send, record)
 

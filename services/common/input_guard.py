@@ -12,7 +12,7 @@ import re
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
+from services.common.problems import PROBLEM_CONTENT_TYPE, field_error, problem_type
 
 
 class BodyTooLarge(HTTPException):
@@ -67,7 +67,7 @@ class InputGuardMiddleware:
             return
         raw_path = scope.get("raw_path") or scope.get("path", "").encode()
         if _unstorable_url(raw_path) or _unstorable_url(scope.get("query_string", b"")):
-            await _reject(scope, send, 422, "Unprocessable Content", UNSTORABLE_DETAIL)
+            await _reject(scope, send, 422, "Validation failed", UNSTORABLE_DETAIL)
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -109,7 +109,7 @@ class InputGuardMiddleware:
             # streams it on, a middleware that reads it first): answer it here, not as a 500.
             if started:
                 raise
-            title = "Content Too Large" if refused.status_code == 413 else "Unprocessable Content"
+            title = "Content Too Large" if refused.status_code == 413 else "Validation failed"
             await _reject(scope, send, refused.status_code, title, refused.detail)
 
 
@@ -124,11 +124,13 @@ def _unstorable_url(part: bytes) -> bool:
 async def _reject(scope: Scope, send: Send, status: int, title: str, detail: str) -> None:
     body = json.dumps(
         {
-            "type": PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"),
+            "type": problem_type(status),
             "title": title,
             "status": status,
             "detail": detail,
             "instance": scope.get("path", ""),
+            # Every 422 says where; unstorable text is judged on the raw request, not a field.
+            **({"errors": [field_error(detail)]} if status == 422 else {}),
         }
     ).encode()
     await send(

@@ -11,7 +11,7 @@ The gateway adds what only it answers (429, 503, 504 with Retry-After): gateway/
 from __future__ import annotations
 
 import re
-from http import HTTPStatus
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi.routing import APIRoute
@@ -24,7 +24,14 @@ from services.common.openapi_schemas import (
     name_generic_schemas,
 )
 from services.common.pagination import SORT_EXTENSION, Page
-from services.common.problems import PROBLEM_CONTENT_TYPE, ProblemDetails, problem_type
+from services.common.problems import (
+    PROBLEM_CONTENT_TYPE,
+    PROBLEM_KINDS,
+    PROBLEM_TYPE_BASE,
+    ProblemDetails,
+    kind,
+    problem_type,
+)
 
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Path segments that are not resources: the API version, and the internal door's prefix.
@@ -104,23 +111,32 @@ def header_refs(*names: str) -> dict[str, Any]:
     return {name: dict(HEADERS[name]) for name in names}
 
 
-def problem_response(status: int, *headers: str) -> dict[str, Any]:
-    """An error response of the document: its problem type named, so clients can branch on it."""
-    kind = problem_type(status)
+PROBLEM_TYPES_EXTENSION = "x-problem-types"
+
+
+def problem_response(status: int, *headers: str, kinds: Sequence[str] = ()) -> dict[str, Any]:
+    """An error response of the document naming the problem types it can carry (``kinds``, the
+    registry's slugs; the status's default kind when none is given), so clients can branch on
+    them. The example is of the status's default kind when it is one of them."""
+    types = [kind(slug).type for slug in kinds] or [problem_type(status)]
+    example = problem_type(status) if problem_type(status) in types else types[0]
+    listed = ", ".join(f"`{t.removeprefix(PROBLEM_TYPE_BASE)}`" for t in types)
     response: dict[str, Any] = {
-        "description": f"{ERROR_DESCRIPTIONS[status]}. Problem type `{kind}`.",
+        "description": f"{ERROR_DESCRIPTIONS[status]}. Problem types ({PROBLEM_TYPE_BASE}...): "
+        f"{listed}.",
         "headers": header_refs("X-Request-ID", *headers),
         "content": {
             PROBLEM_CONTENT_TYPE: {
                 "schema": {"$ref": REF_PREFIX + "ProblemDetails"},
                 "example": {
-                    "type": kind,
-                    "title": HTTPStatus(status).phrase,
+                    "type": example,
+                    "title": PROBLEM_KINDS[example].title,
                     "status": status,
                     "detail": ERROR_DESCRIPTIONS[status] + ".",
                 },
             }
         },
+        PROBLEM_TYPES_EXTENSION: types,
     }
     return response
 
@@ -206,37 +222,68 @@ def creates(method: str, operation: dict[str, Any]) -> bool:
 
 def _errors_for(
     route: APIRoute, method: str, operation: dict[str, Any]
-) -> dict[int, tuple[str, ...]]:
+) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each status the operation can answer: (its headers, the kinds of problem it may be)."""
     access = declared_access(route.dependant)
     anonymous_open = access is not None and access.anonymous
     every_role = access is not None and access.roles >= {str(r) for r in Role}
     has_body = route.body_field is not None
-    has_query = bool(route.dependant.query_params) or any(
-        p.get("in") == "query" for p in operation.get("parameters", [])
-    )
+    query = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
+    has_query = bool(route.dependant.query_params) or bool(query)
     has_path = bool(route.dependant.path_params) or "{" in route.path
-    errors: dict[int, tuple[str, ...]] = {}
+    errors: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     # Any POST sent with an Idempotency-Key may meet a bad key (400), the key's first request
     # still running (409) or the key reused with another body (422).
     keyed = method == "POST"
     if has_body or has_query or keyed:
-        errors[400] = ()
+        errors[400] = ((), _bad_request_kinds(has_body, query, keyed))
     # A bad token is refused everywhere; a missing one only where the route is not open.
-    errors[401] = ("WWW-Authenticate",)
+    errors[401] = (("WWW-Authenticate",), ())
     if not (anonymous_open and every_role):
-        errors[403] = ()
+        errors[403] = ((), ())
     if has_path:
-        errors[404] = ()
+        errors[404] = ((), ())
     if method in CHANGING:
-        errors[409] = ()
+        errors[409] = ((), _conflict_kinds(route, method, operation))
     if needs_if_match(method, route.path, operation):
-        errors[412] = ()
-        errors[428] = ()
+        errors[412] = ((), ())
+        errors[428] = ((), ())
     if has_body:
-        errors[413] = ()
+        errors[413] = ((), ())
     if has_body or has_query or has_path or keyed:  # the input guard: unstorable text
-        errors[422] = ()
+        errors[422] = ((), ("validation", "idempotency-key-reused") if keyed else ())
     return errors
+
+
+def _bad_request_kinds(has_body: bool, query: set[Any], keyed: bool) -> tuple[str, ...]:
+    kinds = ["bad-request"]
+    if has_body:
+        kinds.append("malformed-json")
+    if query:
+        kinds.append("unknown-query-parameter")
+    if "cursor" in query:
+        kinds.append("invalid-cursor")
+    if "sort" in query:
+        kinds.append("invalid-sort")
+    if "date_from" in query:
+        kinds.append("invalid-filter")
+    if keyed:
+        kinds.append("invalid-idempotency-key")
+    return tuple(kinds)
+
+
+def _conflict_kinds(route: APIRoute, method: str, operation: dict[str, Any]) -> tuple[str, ...]:
+    """``state-conflict`` on any write; a create may find its resource ``already-exists`` or
+    lose a race (``concurrent-change``); a transition may be ``illegal-transition``; any POST
+    may meet its Idempotency-Key's first request still running."""
+    kinds = ["state-conflict"]
+    if creates(method, operation):
+        kinds += ["already-exists", "concurrent-change"]
+    if route.path.endswith("/transitions"):
+        kinds.append("illegal-transition")
+    if method == "POST":
+        kinds.append("request-in-progress")
+    return tuple(kinds)
 
 
 def _success_headers(method: str, operation: dict[str, Any], etag: bool) -> list[str]:
@@ -304,8 +351,8 @@ def _declare_operation(
             **header_refs(*_success_headers(method, operation, etag)),
         }
         responses[status] = response
-    for status, headers in sorted(_errors_for(route, method, operation).items()):
-        responses[str(status)] = problem_response(status, *headers)
+    for status, (headers, kinds) in sorted(_errors_for(route, method, operation).items()):
+        responses[str(status)] = problem_response(status, *headers, kinds=kinds)
     operation["responses"] = responses
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from services.common.problems import PROBLEM_TYPE_BASE, Problem
+from services.common.problems import Problem
 
 T = TypeVar("T")
 
@@ -65,7 +65,6 @@ class PageParams(BaseModel):
 
 
 SORT_EXTENSION = "x-sort-values"
-INVALID_SORT_TYPE = PROBLEM_TYPE_BASE + "invalid-sort"
 _LIMIT_DESCRIPTION = "Items per page (1-500)."
 _CURSOR_DESCRIPTION = "`next_cursor` of the last page (with the same `sort`)."
 _TOTAL_DESCRIPTION = "`true`: the page's `total` counts every item of the list (one more query)."
@@ -138,8 +137,7 @@ class Sorting:
             raise Problem(
                 400,
                 f"This list cannot be sorted by {sort!r}; use one of: {', '.join(self.values)}.",
-                title="Invalid sort",
-                type_=INVALID_SORT_TYPE,
+                kind="invalid-sort",
                 errors=[{"location": "/query/sort", "message": "Not a sort this list offers."}],
                 allowed=self.values,
             )
@@ -158,9 +156,7 @@ def decode_cursor(cursor: str) -> Any:
         padded = cursor + "=" * (-len(cursor) % 4)
         return json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise Problem(
-            400, "The cursor is not one this API issued.", title="Invalid cursor"
-        ) from exc
+        raise Problem(400, "The cursor is not one this API issued.", kind="invalid-cursor") from exc
 
 
 def _fits_key(after: Any, key_type: TypeEngine[Any]) -> bool:
@@ -233,9 +229,7 @@ async def paginate(
         column, descending = key, False
     else:
         if sorting is None:
-            raise Problem(
-                400, "This list cannot be sorted.", title="Invalid sort", type_=INVALID_SORT_TYPE
-            )
+            raise Problem(400, "This list cannot be sorted.", kind="invalid-sort")
         sorting.check(params.sort)
         descending = params.sort.startswith("-")
         column = sorting.fields[params.sort.removeprefix("-")]
@@ -262,7 +256,7 @@ async def paginate(
 
 
 def _invalid_cursor() -> Problem:
-    return Problem(400, "The cursor is not one this API issued.", title="Invalid cursor")
+    return Problem(400, "The cursor is not one this API issued.", kind="invalid-cursor")
 
 
 def _after(
@@ -282,7 +276,7 @@ def _after(
             400,
             "The cursor belongs to another sort order (or none): send the same `sort` as the "
             "request that returned it.",
-            title="Invalid cursor",
+            kind="invalid-cursor",
         )
     value = _from_cursor(decoded[1], column)
     if value is None or not _fits_key(decoded[2], key.type):

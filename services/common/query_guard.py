@@ -14,9 +14,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from services.common.problems import PROBLEM_TYPE_BASE, Problem
-
-UNKNOWN_PARAMETER_TYPE = PROBLEM_TYPE_BASE + "unknown-query-parameter"
+from services.common.problems import Problem
 
 _allowed_by_route: dict[int, frozenset[str]] = {}
 
@@ -60,8 +58,7 @@ async def reject_unknown_query(request: Request) -> None:
     raise Problem(
         400,
         f"Unknown query parameter(s): {', '.join(unknown)}. This operation takes: {listed}.",
-        title="Unknown query parameter",
-        type_=UNKNOWN_PARAMETER_TYPE,
+        kind="unknown-query-parameter",
         errors=[
             {"location": f"/query/{name}", "message": "Not a parameter of this operation."}
             for name in unknown

@@ -84,7 +84,8 @@ def restrict_to_principal(scope: ReportScope, principal: Principal) -> ReportSco
     return scope
 
 
-def scope_params(
+# async, like settings_of: FastAPI runs a plain def dependency on its thread pool (a thread trip).
+async def scope_params(
     country: str | None = Query(None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2."),
     year: int | None = Query(None, ge=2000, le=2100, description="Shorthand for a calendar year."),
     date_from: date | None = Query(None, description="Assessments on or after this date."),
@@ -95,9 +96,11 @@ def scope_params(
     ownership: str | None = free_text_query(max_length=80),
 ) -> ReportScope:
     if year is not None and (date_from is not None or date_to is not None):
-        raise Problem(400, "Give either year or date_from/date_to, not both.", title="Bad filter")
+        raise Problem(
+            400, "Give either year or date_from/date_to, not both.", kind="invalid-filter"
+        )
     if date_from and date_to and date_from > date_to:
-        raise Problem(400, "date_from is after date_to.", title="Bad filter")
+        raise Problem(400, "date_from is after date_to.", kind="invalid-filter")
     scope = ReportScope(
         country=country,
         date_from=date_from,
@@ -110,7 +113,7 @@ def scope_params(
     return scope.for_year(year) if year is not None else scope
 
 
-def settings_of(request: Request) -> ReportingSettings:
+async def settings_of(request: Request) -> ReportingSettings:
     settings: ReportingSettings = request.app.state.settings
     return settings
 

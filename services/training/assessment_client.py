@@ -19,7 +19,7 @@ from fastapi import Request
 
 from services.common.auth import Principal, bearer_token, mint_token
 from services.common.http_client import make_client
-from services.common.problems import PROBLEM_TYPE_BASE, Problem
+from services.common.problems import Problem
 from services.common.scope import in_country_scope
 
 FINDINGS_PAGE_SIZE = 500
@@ -61,7 +61,6 @@ def unknown_references(errors: list[dict[str, Any]]) -> Problem:
         422,
         f"Unknown or mismatched references: {names}.",
         title="Unknown reference",
-        type_=PROBLEM_TYPE_BASE + "unknown-reference",
         errors=errors,
     )
 
@@ -106,7 +105,6 @@ def _unavailable(detail: str) -> Problem:
         503,
         detail,
         title="Assessment service unavailable",
-        type_=PROBLEM_TYPE_BASE + "dependency-unavailable",
         headers={"Retry-After": "5"},
     )
 

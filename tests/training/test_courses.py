@@ -37,7 +37,7 @@ async def test_duplicate_code_is_409_and_unknown_topic_is_422(client: httpx.Asyn
         headers=STAFF,
     )
     body = assert_problem(bad, 422)
-    assert any(e["location"] == "body.topic" for e in body["errors"])
+    assert any(e["location"] == "/body/topic" for e in body["errors"])
     listed = await client.get("/v1/courses", headers=STAFF)
     assert [c["code"] for c in listed.json()["items"]] == ["SST"]
 

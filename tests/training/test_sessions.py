@@ -118,7 +118,7 @@ async def test_unknown_factory_or_course_is_rejected_and_nothing_stored(
     response = await create_session(client, course["id"], factory_ids=["fac_A", "fac_nowhere"])
     body = assert_problem(response, 422)
     assert "fac_nowhere" in body["detail"]
-    assert body["errors"][0]["location"] == "body.factory_ids"
+    assert body["errors"][0]["location"] == "/body/factory_ids"
     assert_problem(await create_session(client, "crs_missing"), 422)
     listed = await client.get("/v1/training-sessions", headers=STAFF)
     assert listed.json()["items"] == []

@@ -37,7 +37,7 @@ from services.common.etag import commit_update, stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, Sorting, paginate
-from services.common.problems import Problem, conflict
+from services.common.problems import Problem, already_exists, conflict
 from services.common.scope import in_country_scope
 
 # The orders these lists offer (``sort``); ties fall back to the unique key.
@@ -261,7 +261,7 @@ async def transition(
     except IllegalTransition as exc:
         raise conflict(
             str(exc),
-            title="Illegal status transition",
+            "illegal-transition",
             status_now=current,
             allowed_transitions=allowed_transitions(current),
         ) from exc
@@ -272,7 +272,9 @@ async def transition(
             .where(col(Finding.assessment_id) == assessment.id)
         )
         if count.scalar_one() == 0:
-            raise conflict("An assessment without findings cannot be published.")
+            raise conflict(
+                "An assessment without findings cannot be published.", "illegal-transition"
+            )
         assessment.published_at = utcnow()
     assessment.status = target
     assessment.updated_at = utcnow()
@@ -304,7 +306,7 @@ async def create_revision(
         )
     )
     if (existing := newer.scalar_one_or_none()) is not None:
-        raise conflict(
+        raise already_exists(
             f"Assessment {original.id} already has revision {existing}; correct that one.",
             revision_id=existing,
         )

@@ -261,7 +261,9 @@ async def import_catalog(
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise conflict("Another catalogue version was imported at the same time; retry.") from exc
+        raise conflict(
+            "Another catalogue version was imported at the same time; retry.", "concurrent-change"
+        ) from exc
     structure = await load_structure(session, catalog.id)
     await emit(session, "catalog.created", catalog.id, snapshot(structure))
     await session.commit()

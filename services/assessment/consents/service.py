@@ -15,7 +15,7 @@ from services.common.auth import Principal
 from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, Sorting, paginate
-from services.common.problems import Problem, conflict, not_found
+from services.common.problems import Problem, already_exists, conflict, not_found
 
 # The orders this list offers (``sort``); ties fall back to the unique key.
 CONSENT_SORTING = Sorting(Consent.id, brand_id=Consent.brand_id, granted_at=Consent.granted_at)
@@ -64,7 +64,7 @@ async def grant(
     )
     existing = active.scalar_one_or_none()
     if existing is not None:
-        raise conflict(
+        raise already_exists(
             f"Factory {factory.id} already shares with brand {brand_id} (consent {existing}).",
             consent_id=existing,
         )

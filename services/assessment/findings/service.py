@@ -163,7 +163,6 @@ async def _validate(
             422,
             detail,
             title="Invalid findings",
-            type_="https://betterwork.example.org/problems/invalid-findings",
             errors=errors,
             invalid_question_codes=bad_codes,
         )

@@ -20,7 +20,7 @@ from services.common.etag import stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, Sorting, paginate
-from services.common.problems import Problem, conflict, not_found
+from services.common.problems import Problem, already_exists, not_found
 from services.training.access import (
     NothingVisible,
     fetch_owned,
@@ -137,7 +137,7 @@ async def create_committee(
         await session.flush()
     except IntegrityError as exc:
         await session.rollback()
-        raise conflict(f"Factory {data.factory_id!r} already has a committee.") from exc
+        raise already_exists(f"Factory {data.factory_id!r} already has a committee.") from exc
     session.add_all(
         CommitteeMember(id=new_id("mem"), committee_id=committee.id, **m.model_dump())
         for m in data.members

@@ -11,7 +11,7 @@ from services.common.etag import stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, Sorting, paginate
-from services.common.problems import conflict, not_found
+from services.common.problems import already_exists, not_found
 from services.training.common import changes
 from services.training.courses.schemas import CourseCreate, CourseRead, CourseUpdate
 from services.training.events import record_event
@@ -55,7 +55,7 @@ async def create_course(session: AsyncSession, data: CourseCreate) -> Course:
         await session.flush()
     except IntegrityError as exc:
         await session.rollback()
-        raise conflict(f"A course with code {data.code!r} already exists.") from exc
+        raise already_exists(f"A course with code {data.code!r} already exists.") from exc
     await record_event(session, "course.created", course.id, course_payload(course))
     await session.commit()
     return course

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.common.problems import PROBLEM_TYPE_BASE, Problem
+from services.common.problems import Problem
 from services.training.models import Participant
 from services.training.sessions.schemas import ParticipantCounts, ParticipantIn
 
@@ -45,7 +45,6 @@ def validate_rows(
             422,
             f"{len(bad_rows)} of {len(rows)} rows are invalid (rows {shown}); nothing was stored.",
             title="Invalid attendance list",
-            type_=PROBLEM_TYPE_BASE + "invalid-attendance",
             errors=errors,
         )
     return valid
