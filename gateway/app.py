@@ -132,9 +132,8 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware)
     # Outside the rest: preflights are answered before anything is proxied, and every answer
     # (a 401 or 429 too) carries the CORS headers a browser needs to let a script read it.
-    origins = settings.allowed_origins()
-    if origins:
-        app.add_middleware(CORSMiddleware, origins=origins)
+    # With no origin allowed it still answers preflights itself (403), never the services.
+    app.add_middleware(CORSMiddleware, origins=settings.allowed_origins())
     # Outermost: every layer inside (limits, logs, the forwarded header) sees one client address.
     app.add_middleware(
         ClientAddressMiddleware, trusted=TrustedProxies(parse_networks(settings.trusted_proxies))
