@@ -101,15 +101,18 @@ async def update_webhook(
     return WebhookRead.of(row)
 
 
-@router.delete("/{webhook_id}", status_code=204, summary="Unsubscribe")
+@router.delete("/{webhook_id}", response_model=WebhookRead, summary="Unsubscribe")
 async def delete_webhook(
-    webhook_id: str, request: Request, session: SessionDep, caller: Subscriber
-) -> Response:
-    """Stops every delivery at once and drops the subscription's log. Needs If-Match."""
+    webhook_id: str, request: Request, response: Response, session: SessionDep, caller: Subscriber
+) -> WebhookRead:
+    """Stops every delivery at once and drops the subscription's queue and log; answers the
+    subscription as it was. Needs If-Match (428 without, 412 when stale)."""
     row = await service.get_webhook(session, webhook_id, caller)
     require_if_match(request, etag_for(row.id, row.version))
+    gone = WebhookRead.of(row)
     await service.delete_webhook(session, row)
-    return Response(status_code=204)
+    response.headers["etag"] = etag_for(gone.id, gone.version)
+    return gone
 
 
 @router.post("/{webhook_id}/rotate", response_model=WebhookWithSecret, summary="Rotate the secret")
@@ -150,19 +153,19 @@ async def list_webhook_deliveries(
     return Page(items=[DeliveryRead.of(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get(
-    "/{webhook_id}/deliveries/{delivery_id}/attempts",
-    response_model=Page[AttemptRead],
-    summary="A delivery's attempts",
-)
-async def list_webhook_delivery_attempts(
-    webhook_id: str, delivery_id: str, session: ReadSessionDep, params: PageDep, caller: Subscriber
+@router.get("/{webhook_id}/attempts", response_model=Page[AttemptRead], summary="Attempts made")
+async def list_webhook_attempts(
+    webhook_id: str,
+    session: ReadSessionDep,
+    params: PageDep,
+    caller: Subscriber,
+    delivery_id: str | None = Query(None, max_length=200, description="One delivery's only."),
 ) -> Page[AttemptRead]:
-    """Each attempt: when, the outcome, the response code, how long it took, the error, and at
-    most 200 characters of the answer (nothing more of a receiver's answer is kept)."""
+    """Each attempt, oldest first: its delivery (webhook-id), when, the outcome, the response
+    code, how long it took, the error, and at most 200 characters of the answer (nothing more
+    of a receiver's answer is kept)."""
     row = await service.get_webhook(session, webhook_id, caller)
-    delivery = await service.get_delivery(session, row, delivery_id)
-    rows, next_cursor = await service.list_attempts(session, delivery, params)
+    rows, next_cursor = await service.list_attempts(session, row, params, delivery_id=delivery_id)
     return Page(items=[AttemptRead.of(r) for r in rows], next_cursor=next_cursor)
 
 

@@ -157,6 +157,7 @@ class DeliveryRead(BaseModel):
 
 class AttemptRead(BaseModel):
     id: int
+    delivery_id: str = Field(description="The delivery's webhook-id.")
     attempted_at: datetime
     outcome: AttemptOutcome
     response_status: int | None
@@ -168,6 +169,7 @@ class AttemptRead(BaseModel):
     def of(cls, row: WebhookAttempt) -> AttemptRead:
         return cls(
             id=row.id or 0,
+            delivery_id=row.delivery_id,
             attempted_at=_utc(row.attempted_at) or row.attempted_at,
             outcome=AttemptOutcome(row.outcome),
             response_status=row.response_status,

@@ -195,9 +195,15 @@ async def get_delivery(
 
 
 async def list_attempts(
-    session: AsyncSession, delivery: WebhookDelivery, params: PageParams
+    session: AsyncSession,
+    row: WebhookSubscription,
+    params: PageParams,
+    *,
+    delivery_id: str | None = None,
 ) -> tuple[Sequence[WebhookAttempt], str | None]:
-    stmt = select(WebhookAttempt).where(col(WebhookAttempt.delivery_id) == delivery.id)
+    stmt = select(WebhookAttempt).where(col(WebhookAttempt.subscription_id) == row.id)
+    if delivery_id is not None:
+        stmt = stmt.where(col(WebhookAttempt.delivery_id) == delivery_id)
     return await paginate(session, stmt, ATTEMPT_ORDER, params)
 
 

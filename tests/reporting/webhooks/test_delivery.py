@@ -78,9 +78,10 @@ async def test_an_applied_event_reaches_the_receiver_signed_and_logged(
         200,
     )
     attempts = await gateway_client.get(
-        f"/v1/webhooks/{hook['id']}/deliveries/{logged['id']}/attempts", headers=ADMIN
+        f"/v1/webhooks/{hook['id']}/attempts?delivery_id={logged['id']}", headers=ADMIN
     )
     [attempt] = attempts.json()["items"]
+    assert attempt["delivery_id"] == logged["id"]
     assert attempt["outcome"] == "succeeded"
     assert attempt["response_status"] == 200
     assert attempt["duration_ms"] >= 0
