@@ -29,6 +29,7 @@ READ_OBJECTS = "admin staff service factory brand"
 OPS = "admin staff service factory"
 WRITE = "admin staff"
 PUBLIC = EVERYONE + " anonymous"
+HOOKS = "admin service brand"
 
 ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/v1/factories"): WRITE,
@@ -107,6 +108,16 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/v1/reports/annual/{year}/publications"): PUBLIC,
     ("GET", "/v1/reports/annual/{year}/publications/{publication_id}"): PUBLIC,
     ("GET", "/v1/audit/reporting/events"): "admin",
+    ("GET", "/v1/webhooks/event-types"): HOOKS,
+    ("POST", "/v1/webhooks"): HOOKS,
+    ("GET", "/v1/webhooks"): HOOKS,
+    ("GET", "/v1/webhooks/{webhook_id}"): HOOKS,
+    ("PATCH", "/v1/webhooks/{webhook_id}"): HOOKS,
+    ("DELETE", "/v1/webhooks/{webhook_id}"): HOOKS,
+    ("POST", "/v1/webhooks/{webhook_id}/rotate"): HOOKS,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): HOOKS,
+    ("GET", "/v1/webhooks/{webhook_id}/attempts"): HOOKS,
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): HOOKS,
 }
 
 ROLES = ["anonymous", "admin", "staff", "service", "constituent", "factory", "brand"]
@@ -214,6 +225,8 @@ async def world(
         "seminar_id": (await items(client, "/v1/seminars"))[0]["id"],
         "year": "2024",
         "publication_id": "pub_does_not_exist",
+        "webhook_id": await admin_webhook(client),
+        "delivery_id": "msg_does_not_exist",
     }
     secrets = {
         factory_b,
@@ -226,6 +239,14 @@ async def world(
         consent_b["id"],
     }
     yield World(factory_a, factory_b, brand_x, params_b, secrets)
+
+
+async def admin_webhook(client: httpx.AsyncClient) -> str:
+    """A subscription of the admin's (a public IP literal: nothing is sent in-process)."""
+    body = {"url": "https://93.184.215.14/hook", "event_types": ["factory.changed"]}
+    response = await client.post("/v1/webhooks", json=body, headers=auth_header("admin"))
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
 
 
 def fill(path: str, params: dict[str, str]) -> str:

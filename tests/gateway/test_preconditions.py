@@ -36,6 +36,7 @@ EXEMPT = {
     ("POST", "/v1/committees/{committee_id}/meetings"),
     ("POST", "/v1/improvement-plans/{plan_id}/items"),
     ("POST", "/v1/reports/annual/{year}/publications"),
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"),
 }
 
 # A valid body where the one built from the schema would be refused (422) before the
