@@ -12,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import access_extension, declared_access
 from services.common.db import Database
+from services.common.etag import NotModifiedMiddleware
 from services.common.health import ReadinessCheck, health_router
 from services.common.idempotency import IdempotencyFields, IdempotencyMiddleware
 from services.common.input_guard import InputGuardMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
 from services.common.openapi_contract import declare_contract, operation_id
+from services.common.outbox import install_feed_events
 from services.common.problems import install_problem_handlers
 from services.common.query_guard import reject_unknown_query
 from services.common.settings import AuthSettings, ServiceSettings, require_real_secrets
@@ -87,6 +89,7 @@ def create_service_app(
             model=idempotency_model,
             ttl_seconds=settings.idempotency_ttl_seconds,
         )
+    app.add_middleware(NotModifiedMiddleware)  # If-None-Match on reads: 304
     app.add_middleware(InputGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(health_router(readiness_checks))
@@ -94,6 +97,7 @@ def create_service_app(
         app.include_router(router)
     publish_access(app)
     publish_contract(app)
+    install_feed_events(app, settings.service_name)  # writes answer Feed-Event: <service>:<id>
     return app
 
 
