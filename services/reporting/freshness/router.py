@@ -1,6 +1,6 @@
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import get_read_session
@@ -13,10 +13,16 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 @router.get("/freshness", response_model=Freshness, summary="How current the report data is")
 async def freshness(
+    event: str | None = Query(
+        None,
+        pattern=service.EVENT_PATTERN,
+        description="A write's `Feed-Event` answer header (e.g. `assessment:1234`): the answer "
+        "then says whether the reports include that write. Poll until `event.applied`.",
+    ),
     session: AsyncSession = Depends(get_read_session),
     _caller: Principal = Depends(PUBLIC),
 ) -> Freshness:
-    return await service.freshness(session)
+    return await service.freshness(session, event)
 
 
 async def feeds_readiness(request: Request) -> dict[str, Any]:

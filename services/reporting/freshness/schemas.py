@@ -16,6 +16,23 @@ class FeedFreshness(BaseModel):
     consecutive_failures: int
 
 
+class EventFreshness(BaseModel):
+    """Whether the reports include one write: the event its answer named in ``Feed-Event``."""
+
+    event: str = Field(description="The event asked about, as `source:id`.")
+    applied: bool = Field(
+        description="True once reporting has applied this event (and every earlier one of its "
+        "source): a report read now includes the write."
+    )
+    applied_up_to: int | None = Field(
+        description="The source's last applied event id (null for reporting's own writes, "
+        "which are in the reports when they commit)."
+    )
+
+
 class Freshness(BaseModel):
     data_as_of: datetime | None = Field(description="The oldest of the feeds' data_as_of.")
     feeds: list[FeedFreshness]
+    event: EventFreshness | None = Field(
+        default=None, description="Present when `event` was asked: whether it is applied."
+    )

@@ -5,9 +5,14 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting.freshness.schemas import FeedFreshness, Freshness
+from services.reporting.freshness.schemas import EventFreshness, FeedFreshness, Freshness
 from services.reporting.models import FeedCursor
 from services.reporting.vocabulary import FEED_SOURCES
+
+# Reporting's own writes (webhook subscriptions, annual report publications) answer
+# ``Feed-Event: reporting:<id>`` too; they are in the reports the moment they commit.
+OWN_SOURCE = "reporting"
+EVENT_PATTERN = rf"^({'|'.join((*FEED_SOURCES, OWN_SOURCE))}):[0-9]{{1,18}}$"
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -16,9 +21,21 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def freshness(session: AsyncSession) -> Freshness:
+def event_freshness(event: str, rows: dict[str, FeedCursor]) -> EventFreshness:
+    """A feed is applied in commit order (the outbox makes id order commit order), so an event
+    is in the reports once its source's cursor has reached its id."""
+    source, _, number = event.partition(":")
+    if source == OWN_SOURCE:
+        return EventFreshness(event=event, applied=True, applied_up_to=None)
+    row = rows.get(source)
+    up_to = row.last_event_id if row else 0
+    return EventFreshness(event=event, applied=up_to >= int(number), applied_up_to=up_to)
+
+
+async def freshness(session: AsyncSession, event: str | None = None) -> Freshness:
     """Each feed's position; ``data_as_of`` is when the source last said nothing more was left,
-    so every change committed before it is in the reports."""
+    so every change committed before it is in the reports. With ``event`` (``source:id``, from
+    a write's ``Feed-Event`` header): whether that write is in the reports yet."""
     rows = {r.source: r for r in (await session.execute(select(FeedCursor))).scalars()}
     moment = datetime.now(UTC)
     feeds = []
@@ -50,4 +67,5 @@ async def freshness(session: AsyncSession) -> Freshness:
     return Freshness(
         data_as_of=None if None in as_of else min(a for a in as_of if a is not None),
         feeds=feeds,
+        event=event_freshness(event, rows) if event else None,
     )
