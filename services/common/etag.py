@@ -11,6 +11,9 @@ Usage in a router::
     require_if_match(request, etag_for(obj.id, obj.version))         # before changing obj
     async with stale_write_guard():                                  # around flush/commit
         await session.commit()
+
+A read sent with ``If-None-Match`` and answered with a matching ETag becomes a 304 without the
+route knowing (:class:`NotModifiedMiddleware`, installed by ``create_service_app``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import declared_attr
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, SQLModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.problems import Problem
 
@@ -98,3 +102,61 @@ async def stale_write_guard() -> AsyncIterator[None]:
         yield
     except StaleDataError as exc:
         raise _stale("The resource changed while you were updating it; read it again.") from exc
+
+
+# --- If-None-Match on reads ----------------------------------------------------------------
+
+_SAFE = frozenset({"GET", "HEAD"})
+# What a 304 keeps of the 200 it replaces (RFC 9110 15.4.5): validators and caching metadata,
+# and the request id every answer carries.
+_KEPT_ON_304 = frozenset(
+    {b"etag", b"cache-control", b"content-location", b"date", b"expires", b"vary", b"x-request-id"}
+)
+
+
+def none_match(header: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` value matches ``etag``: ``*``, or any listed tag compared
+    weakly (``W/"x"`` matches ``"x"``), as RFC 9110 13.1.2 asks of If-None-Match."""
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
+class NotModifiedMiddleware:
+    """A read sent with ``If-None-Match`` that matches the ETag of its answer gets ``304 Not
+    Modified``, the ETag and no body: a client polling a resource it has re-downloads nothing.
+
+    Generic: any GET whose route sets an ETag gets it, without the route knowing; the route
+    still runs (the ETag is only known once it has read the resource), so this saves the
+    transfer and the client's parsing, not the read."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _SAFE:
+            await self.app(scope, receive, send)
+            return
+        condition = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
+        if condition is None:
+            await self.app(scope, receive, send)
+            return
+        wanted = condition.decode("latin-1")
+        replaced = False
+
+        async def conditional_send(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                headers = message.get("headers", [])
+                etag = next((v for k, v in headers if k.lower() == b"etag"), None)
+                if etag is not None and none_match(wanted, etag.decode("latin-1")):
+                    replaced = True
+                    kept = [(k, v) for k, v in headers if k.lower() in _KEPT_ON_304]
+                    await send({"type": "http.response.start", "status": 304, "headers": kept})
+                    return
+            if replaced and message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b""})
+                return
+            await send(message)
+
+        await self.app(scope, receive, conditional_send)

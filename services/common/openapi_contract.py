@@ -92,6 +92,13 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
         "and body replays the first answer instead of creating again.",
         "schema": {"type": "string", "maxLength": 200},
     },
+    "If-None-Match": {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "description": "The ETag you last read: 304 without a body while it is still current.",
+        "schema": {"type": "string"},
+    },
     "X-Request-ID": {
         "name": "X-Request-ID",
         "in": "header",
@@ -334,6 +341,10 @@ def _declare_operation(
         parameters.append(header_parameter("If-Match"))
     if creates(method, operation):
         parameters.append(header_parameter("Idempotency-Key"))
+    # A read of one resource that can change answers its ETag; a list's page has none.
+    reads_etag = method == "GET" and mutable_path and not _is_page(route)
+    if reads_etag:
+        parameters.append(header_parameter("If-None-Match"))
     parameters.append(header_parameter("X-Request-ID"))
     operation["parameters"] = parameters
     responses: dict[str, Any] = {}
@@ -351,6 +362,11 @@ def _declare_operation(
             **header_refs(*_success_headers(method, operation, etag)),
         }
         responses[status] = response
+    if reads_etag:
+        responses["304"] = {
+            "description": "Not modified: the If-None-Match ETag is still current; no body.",
+            "headers": header_refs("X-Request-ID", "ETag"),
+        }
     for status, (headers, kinds) in sorted(_errors_for(route, method, operation).items()):
         responses[str(status)] = problem_response(status, *headers, kinds=kinds)
     operation["responses"] = responses
