@@ -12,6 +12,7 @@ the same to ``build/mutate/report.txt``.
     .venv/bin/python -m tests.mutate                  # every target
     .venv/bin/python -m tests.mutate etag idempotency # some
     .venv/bin/python -m tests.mutate --report-only    # print the last run's results again
+    .venv/bin/python -m tests.mutate --postgres "$TEST_DATABASE_URL" outbox db  # on PostgreSQL
 """
 
 from __future__ import annotations
@@ -123,14 +124,22 @@ use_git_change_detection = false
     pyproject.write_text(pyproject.read_text() + section)
 
 
-def environment() -> dict[str, str]:
+def workdir_of(target: Target, postgres: str | None) -> Path:
+    return OUT / (slug(target) + ("-postgresql" if postgres else ""))
+
+
+def environment(postgres: str | None = None) -> dict[str, str]:
+    """SQLite unless a PostgreSQL URL is given: then the tests' PostgreSQL pass, whose own
+    tests (concurrent writers, the advisory lock, search_path) reach what SQLite cannot."""
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "DATABASE_URL")}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    if postgres:
+        env["TEST_DATABASE_URL"] = postgres
     return env
 
 
-def run_target(target: Target, workers: int, working_tree: bool) -> int:
-    workdir = OUT / slug(target)
+def run_target(target: Target, workers: int, working_tree: bool, postgres: str | None) -> int:
+    workdir = workdir_of(target, postgres)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     copy_tree(workdir, working_tree)
@@ -147,14 +156,16 @@ def run_target(target: Target, workers: int, working_tree: bool) -> int:
     ]
     print(f"== {target.name}: {' '.join(target.modules)} (log: {workdir / 'run.log'})", flush=True)
     with (workdir / "run.log").open("w") as log:
-        done = subprocess.run(command, cwd=workdir, env=environment(), stdout=log, stderr=log)
+        done = subprocess.run(
+            command, cwd=workdir, env=environment(postgres), stdout=log, stderr=log
+        )
     if done.returncode != 0:
         print(f"   mutmut exited {done.returncode}; see the log", flush=True)
     return done.returncode
 
 
-def scores(target: Target) -> list[ModuleScore]:
-    workdir = OUT / slug(target)
+def scores(target: Target, postgres: str | None) -> list[ModuleScore]:
+    workdir = workdir_of(target, postgres)
     if not (workdir / "mutants").is_dir():
         return []
     listed = subprocess.run(
@@ -177,25 +188,26 @@ def scores(target: Target) -> list[ModuleScore]:
     return sorted(by_module.values(), key=lambda s: s.module)
 
 
-def diff(target: Target, mutant: str) -> str:
+def diff(target: Target, mutant: str, postgres: str | None) -> str:
     return subprocess.run(
         [str(BIN / "mutmut"), "show", mutant],
-        cwd=OUT / slug(target),
+        cwd=workdir_of(target, postgres),
         env=environment(),
         capture_output=True,
         text=True,
     ).stdout
 
 
-def report(targets: list[Target], diffs: bool) -> str:
+def report(targets: list[Target], diffs: bool, postgres: str | None) -> str:
     lines: list[str] = []
     for target in targets:
-        for score in scores(target):
-            lines.append(score.line(bool(target.sample)))
+        for score in scores(target, postgres):
+            lines.append(score.line(bool(target.sample)) + (" [PostgreSQL]" if postgres else ""))
             for survivor in score.survivors:
                 lines.append(f"    survived: {survivor}")
                 if diffs:
-                    lines.extend("        " + d for d in diff(target, survivor).splitlines())
+                    shown = diff(target, survivor, postgres)
+                    lines.extend("        " + d for d in shown.splitlines())
         for equivalent in target.equivalents:
             lines.append(f"    equivalent /{equivalent.pattern}/: {equivalent.reason}")
     return "\n".join(lines)
@@ -210,6 +222,9 @@ def main() -> int:
     parser.add_argument(
         "--working-tree", action="store_true", help="mutate uncommitted files too (not HEAD)"
     )
+    parser.add_argument(
+        "--postgres", metavar="URL", help="run the tests on PostgreSQL (TEST_DATABASE_URL)"
+    )
     args = parser.parse_args()
     known = {t.name: t for t in TARGETS} | {slug(t): t for t in TARGETS}
     unknown = [name for name in args.targets if name not in known]
@@ -218,10 +233,10 @@ def main() -> int:
     targets = [known[name] for name in args.targets] or list(TARGETS)
     if not args.report_only:
         for target in targets:
-            run_target(target, min(max(args.workers, 1), 2), args.working_tree)
-    text = report(targets, args.diffs)
+            run_target(target, min(max(args.workers, 1), 2), args.working_tree, args.postgres)
+    text = report(targets, args.diffs, args.postgres)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "report.txt").write_text(text + "\n")
+    (OUT / ("report-postgresql.txt" if args.postgres else "report.txt")).write_text(text + "\n")
     print(text)
     return 0
 

@@ -87,12 +87,19 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "outbox",
         (f"{COMMON}/outbox.py",),
-        ("tests/common/test_change_feed.py", "tests/assessment/test_feed.py"),
+        ("tests/common/test_change_feed.py", "tests/common/test_outbox_rules.py"),
     ),
     Target(
         "db",
         (f"{COMMON}/db.py",),
-        ("tests/common/test_unit_of_work.py", "tests/common/test_settings.py"),
+        ("tests/common/test_unit_of_work.py", "tests/common/test_db_rules.py"),
+        equivalents=(
+            Equivalent(
+                r'"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000',
+                "the busy_timeout PRAGMA every new SQLite connection runs next sets the same "
+                "wait and overrides the driver's timeout",
+            ),
+        ),
     ),
     Target(
         "assessment methodology",
