@@ -6,6 +6,7 @@ rest on without importing the figures themselves.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal
 
 from sqlalchemy import Integer, Subquery, cast, extract, func, literal, select
@@ -17,8 +18,14 @@ from services.reporting.scope import ReportScope
 Period = Literal["cycle", "year"] | None
 
 
+@lru_cache(maxsize=512)
 def selected_assessments(scope: ReportScope, by: Period = None) -> Subquery:
-    """Each factory's latest counted assessment in scope (per cycle or year if asked)."""
+    """Each factory's latest counted assessment in scope (per cycle or year if asked).
+
+    Cached per scope: SQLAlchemy statements are immutable, and building this one (and the
+    cache key SQLAlchemy derives from it to find its compiled SQL) cost more per report
+    request than running it on the demo data. A scope is a few filter values, so few differ.
+    """
     a: Any = Assessment
     period: Any = {
         None: literal(0),

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import Subquery, case, func, select
+from sqlalchemy import Select, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -113,12 +114,14 @@ def _factory_share(selected: Subquery) -> Any:
     return selected.c.points_non_compliant * 1.0 / func.nullif(selected.c.points_applicable, 0)
 
 
-async def summary(session: AsyncSession, scope: ReportScope, audience: Audience) -> Summary:
+@lru_cache(maxsize=512)
+def _summary_statement(scope: ReportScope) -> Select[Any]:
     selected = selected_assessments(scope)
-    share = _factory_share(selected)
-    factories, average = (
-        await session.execute(select(func.count(), func.avg(share)).select_from(selected))
-    ).one()
+    return select(func.count(), func.avg(_factory_share(selected))).select_from(selected)
+
+
+async def summary(session: AsyncSession, scope: ReportScope, audience: Audience) -> Summary:
+    factories, average = (await session.execute(_summary_statement(scope))).one()
     withheld = (await plan(session, scope, audience)).summary_withheld(0)
     return Summary(
         factories_assessed=int(factories),
@@ -132,9 +135,20 @@ async def summary(session: AsyncSession, scope: ReportScope, audience: Audience)
 async def _grouped(
     session: AsyncSession, scope: ReportScope, model: Any, code_column: str, by: Period = None
 ) -> Sequence[Any]:
+    rows: Sequence[Any] = (
+        await session.execute(_grouped_statement(scope, model, code_column, by))
+    ).all()
+    return rows
+
+
+@lru_cache(maxsize=512)
+def _grouped_statement(
+    scope: ReportScope, model: Any, code_column: str, by: Period = None
+) -> Select[Any]:
+    """Cached like :func:`selected_assessments`, which it is built on."""
     selected = selected_assessments(scope, by)
     code = getattr(model, code_column)
-    stmt = (
+    return (
         select(
             selected.c.period,
             code.label("code"),
@@ -145,7 +159,6 @@ async def _grouped(
         .join(model, model.assessment_id == selected.c.assessment_id)
         .group_by(selected.c.period, code)
     )
-    return (await session.execute(stmt)).all()
 
 
 async def cluster_rates(
