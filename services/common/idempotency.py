@@ -42,7 +42,7 @@ from services.common.db import Database
 from services.common.problems import kind, problem_response
 
 MAX_KEY_LENGTH = 200
-REPLAYED_HEADERS = {b"content-type", b"location", b"etag"}
+REPLAYED_HEADERS = {b"content-type", b"location", b"etag", b"feed-event"}
 
 log = logging.getLogger("bw.idempotency")
 
