@@ -157,3 +157,14 @@ def _factory(name: str) -> dict[str, str]:
 
 def _id(event: str) -> int:
     return int(event.removeprefix("assessment:"))
+
+
+async def test_a_replayed_keyed_write_names_the_event_of_its_first_answer(
+    gateway_client: httpx.AsyncClient,
+) -> None:
+    keyed = {**ADMIN, "idempotency-key": "freshness-replay-1"}
+    first = await gateway_client.post("/v1/factories", json=_factory("K"), headers=keyed)
+    again = await gateway_client.post("/v1/factories", json=_factory("K"), headers=keyed)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["feed-event"] == first.headers["feed-event"]
