@@ -6,11 +6,13 @@ subscription; README "Webhooks" shows how a receiver verifies them.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+from typing import Annotated
 
-from services.common.deps import PageDep, ReadSessionDep, SessionDep
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from services.common.deps import ReadSessionDep, SessionDep
 from services.common.etag import etag_for, if_match_exempt, require_if_match
-from services.common.pagination import Page
+from services.common.pagination import Page, PageParams
 from services.reporting.scope import SettingsDep
 from services.reporting.settings import ReportingSettings
 from services.reporting.webhooks import service
@@ -63,11 +65,14 @@ async def create_webhook(
 
 @router.get("", response_model=Page[WebhookRead], summary="The caller's subscriptions")
 async def list_webhooks(
-    session: ReadSessionDep, params: PageDep, caller: Subscriber
+    session: ReadSessionDep,
+    params: Annotated[PageParams, Depends(service.WEBHOOK_ORDER.page_params)],
+    caller: Subscriber,
 ) -> Page[WebhookRead]:
     """Admin sees every subscription, a service token its own, a brand its brand's."""
     rows, next_cursor = await service.list_webhooks(session, params, caller)
-    return Page(items=[WebhookRead.of(r) for r in rows], next_cursor=next_cursor)
+    items = [WebhookRead.of(r) for r in rows]
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/{webhook_id}", response_model=WebhookRead, summary="A subscription")
@@ -141,7 +146,7 @@ async def rotate_webhook(
 async def list_webhook_deliveries(
     webhook_id: str,
     session: ReadSessionDep,
-    params: PageDep,
+    params: Annotated[PageParams, Depends(service.DELIVERY_ORDER.page_params)],
     caller: Subscriber,
     status: DeliveryStatus | None = Query(None, description="Only deliveries in this state."),
 ) -> Page[DeliveryRead]:
@@ -150,14 +155,15 @@ async def list_webhook_deliveries(
     consent) before it was sent."""
     row = await service.get_webhook(session, webhook_id, caller)
     rows, next_cursor = await service.list_deliveries(session, row, params, status=status)
-    return Page(items=[DeliveryRead.of(r) for r in rows], next_cursor=next_cursor)
+    items = [DeliveryRead.of(r) for r in rows]
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/{webhook_id}/attempts", response_model=Page[AttemptRead], summary="Attempts made")
 async def list_webhook_attempts(
     webhook_id: str,
     session: ReadSessionDep,
-    params: PageDep,
+    params: Annotated[PageParams, Depends(service.ATTEMPT_ORDER.page_params)],
     caller: Subscriber,
     delivery_id: str | None = Query(None, max_length=200, description="One delivery's only."),
 ) -> Page[AttemptRead]:
@@ -166,7 +172,8 @@ async def list_webhook_attempts(
     of a receiver's answer is kept)."""
     row = await service.get_webhook(session, webhook_id, caller)
     rows, next_cursor = await service.list_attempts(session, row, params, delivery_id=delivery_id)
-    return Page(items=[AttemptRead.of(r) for r in rows], next_cursor=next_cursor)
+    entries = [AttemptRead.of(r) for r in rows]
+    return Page(items=entries, next_cursor=next_cursor, total=params.total)
 
 
 @router.post(
