@@ -77,7 +77,17 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "auth",
         (f"{COMMON}/auth.py",),
-        ("tests/common/test_auth.py", "tests/common/test_access_declared.py"),
+        ("tests/common/test_auth.py", "tests/common/test_auth_rules.py"),
+        equivalents=(
+            Equivalent(
+                r'title="Forbidden",',
+                "the title named is the status phrase, Problem's default title for 403",
+            ),
+            Equivalent(
+                r'request\.headers\.get\("authorization"\)',
+                "Starlette's request headers are case-insensitive",
+            ),
+        ),
     ),
     Target(
         "problems",
