@@ -11,12 +11,14 @@ route's writes together with what it adds itself, or nothing at all.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -29,6 +31,10 @@ from services.common.sqlite_driver import sqlite_dbapi
 from services.common.text_filters import register_sqlite_functions
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# A pooled PostgreSQL connection idle longer than this is checked before use.
+PING_AFTER_IDLE_SECONDS = 5.0
+_LAST_USED = "bw_last_used"
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 # The open unit of work of the current request, with the database it belongs to: several apps
 # can share one task (in-process test transports), and only sessions of the same database join.
@@ -47,13 +53,41 @@ def make_engine(url: str, schema: str | None = None, echo: bool = False) -> Asyn
     else:
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 10
-        kwargs["pool_pre_ping"] = True
         if schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         _configure_sqlite(engine)
+    else:
+        _ping_idle_connections(engine)
     return engine
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """Check a pooled connection before use only when it has been idle a while, instead of
+    ``pool_pre_ping`` on every checkout: asyncpg's ping is three round trips (BEGIN, ``;``,
+    ROLLBACK), more than a short read itself. A connection that fails the check is replaced,
+    as with ``pool_pre_ping``; one that dies while in steady use fails its request, and
+    SQLAlchemy then replaces every connection of the pool."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last_used = record.info.get(_LAST_USED, 0.0)
+        if time.monotonic() - last_used < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection failed its check") from exc
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -137,8 +171,11 @@ class Database:
                 yield session
             return
         async with self.sessionmaker() as session:
-            if self.is_sqlite:
-                await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            # SQLite: a deferred transaction, one snapshot for every read. PostgreSQL: no
+            # transaction; at READ COMMITTED each statement sees what a transaction would have
+            # shown it, and the BEGIN and ROLLBACK round trips are gone.
+            options = {"sqlite_begin": "DEFERRED"} if self.is_sqlite else _AUTOCOMMIT
+            await session.connection(execution_options=options)
             yield session
 
     @asynccontextmanager
