@@ -30,14 +30,14 @@ async def import_file(
     database: Database, document: dict[str, Any], publish: bool
 ) -> dict[str, Any]:
     from services.assessment.catalogs import service
-    from services.assessment.catalogs.schemas import CatalogImport
+    from services.assessment.catalogs.schemas import CatalogImport, CatalogRead
 
     data = CatalogImport.model_validate(document)
     async with database.sessionmaker() as session:
         structure = await service.import_catalog(session, data, CLI_PRINCIPAL)
         if publish:
             structure = await service.publish_catalog(session, structure.catalog, CLI_PRINCIPAL)
-        read = service.to_read(structure)
+        read = CatalogRead.of(structure)
     return {
         "id": read.id,
         "country": read.country,

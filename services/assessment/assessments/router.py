@@ -3,55 +3,42 @@
 from datetime import date
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.assessment.access import HistoryReader, Reader, Writer
 from services.assessment.assessments import service
 from services.assessment.assessments.schemas import (
     AssessmentCreate,
     AssessmentRead,
     AssessmentUpdate,
+    RevisionRequest,
     TransitionRead,
     TransitionRequest,
 )
 from services.assessment.assessments.state_machine import Status
-from services.assessment.models import Assessment
-from services.common.app import get_read_session, get_session
-from services.common.auth import Access, Principal, Role
+from services.common.deps import ReadSessionDep, SessionDep
 from services.common.etag import etag_for, if_match_exempt, require_if_match
 from services.common.pagination import Page, PageParams
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
 
-WRITERS = Access(Role.ADMIN, Role.STAFF)
-READERS = Access(Role.ADMIN, Role.STAFF, Role.SERVICE, Role.FACTORY, Role.BRAND)
-
-
-class RevisionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str | None = Field(default=None, max_length=1000)
-
-
-def _respond(response: Response, assessment: Assessment) -> AssessmentRead:
-    response.headers["ETag"] = etag_for(assessment.id, assessment.version)
-    return service.to_read(assessment)
-
 
 @router.post("", status_code=201, response_model=AssessmentRead, summary="Schedule an assessment")
 async def create_assessment(
-    body: AssessmentCreate,
-    response: Response,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(WRITERS),
+    body: AssessmentCreate, response: Response, caller: Writer, session: SessionDep
 ) -> AssessmentRead:
+    """Schedules an assessment of a factory against a published CAT version of the factory's
+    country. It starts `scheduled`; the factory sees it only from `factory_review` on, since it
+    must not learn the date of an unannounced visit. Send an Idempotency-Key to retry safely."""
     assessment = await service.create_assessment(session, body, caller)
+    response.headers["ETag"] = etag_for(assessment.id, assessment.version)
     response.headers["Location"] = f"/v1/assessments/{assessment.id}"
-    return _respond(response, assessment)
+    return AssessmentRead.of(assessment)
 
 
 @router.get("", response_model=Page[AssessmentRead], summary="List assessments")
 async def list_assessments(
+    caller: Reader,
+    session: ReadSessionDep,
     factory_id: str | None = Query(None, max_length=40),
     status: Status | None = None,
     cycle: int | None = Query(None, ge=1, le=50),
@@ -59,13 +46,14 @@ async def list_assessments(
     visit_from: date | None = Query(None, description="Visits starting on or after this day."),
     visit_to: date | None = Query(None, description="Visits starting on or before this day."),
     params: PageParams = Depends(service.ASSESSMENT_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READERS),
 ) -> Page[AssessmentRead]:
+    """The assessments the caller may see: a factory its own from `factory_review` on, a brand
+    the published ones of the factories that share with it, staff limited to a country that
+    country's."""
     rows, next_cursor = await service.list_assessments(
         session,
-        caller,
         params,
+        caller,
         factory_id=factory_id,
         status=status,
         cycle=cycle,
@@ -73,19 +61,19 @@ async def list_assessments(
         visit_from=visit_from,
         visit_to=visit_to,
     )
-    return Page(
-        items=[service.to_read(r) for r in rows], next_cursor=next_cursor, total=params.total
-    )
+    items = [AssessmentRead.of(r) for r in rows]
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/{assessment_id}", response_model=AssessmentRead, summary="One assessment")
 async def get_assessment(
-    assessment_id: str,
-    response: Response,
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READERS),
+    assessment_id: str, response: Response, caller: Reader, session: ReadSessionDep
 ) -> AssessmentRead:
-    return _respond(response, await service.get_assessment(session, assessment_id, caller))
+    """One assessment, with `allowed_transitions` (the moves its status allows now) and the
+    ETag that changes to it and to its findings send as If-Match."""
+    assessment = await service.get_assessment(session, assessment_id, caller)
+    response.headers["ETag"] = etag_for(assessment.id, assessment.version)
+    return AssessmentRead.of(assessment)
 
 
 @router.patch("/{assessment_id}", response_model=AssessmentRead, summary="Edit visit details")
@@ -94,12 +82,17 @@ async def update_assessment(
     body: AssessmentUpdate,
     request: Request,
     response: Response,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(WRITERS),
+    caller: Writer,
+    session: SessionDep,
 ) -> AssessmentRead:
+    """Edits the visit details; the factory and the CAT version are fixed, and a published or
+    cancelled assessment is final (409). Needs If-Match with its current ETag (428 without, 412
+    when stale) and answers the new one."""
     assessment = await service.get_assessment(session, assessment_id, caller, lock=True)
     require_if_match(request, etag_for(assessment.id, assessment.version))
-    return _respond(response, await service.update_assessment(session, assessment, body))
+    assessment = await service.update_assessment(session, assessment, body)
+    response.headers["ETag"] = etag_for(assessment.id, assessment.version)
+    return AssessmentRead.of(assessment)
 
 
 @router.post(
@@ -112,13 +105,18 @@ async def transition(
     body: TransitionRequest,
     request: Request,
     response: Response,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(WRITERS),
+    caller: Writer,
+    session: SessionDep,
 ) -> AssessmentRead:
+    """Moves the assessment along its lifecycle (scheduled, in_progress, draft, factory_review,
+    published; or cancelled); a move the lifecycle does not allow is 409 naming the allowed
+    ones, and every move is recorded with who made it. Needs If-Match with its current ETag
+    (428 without, 412 when stale) and answers the new one."""
     assessment = await service.get_assessment(session, assessment_id, caller, lock=True)
     require_if_match(request, etag_for(assessment.id, assessment.version))
     assessment = await service.transition(session, assessment, body.to, caller, body.reason)
-    return _respond(response, assessment)
+    response.headers["ETag"] = etag_for(assessment.id, assessment.version)
+    return AssessmentRead.of(assessment)
 
 
 @router.get(
@@ -128,17 +126,16 @@ async def transition(
 )
 async def list_transitions(
     assessment_id: str,
+    caller: HistoryReader,
+    session: ReadSessionDep,
     params: PageParams = Depends(service.TRANSITION_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(Access(Role.ADMIN, Role.STAFF, Role.SERVICE)),
 ) -> Page[TransitionRead]:
+    """The status history: every move, who made it, with which role, and why. The programme's
+    own record: for admin, staff and services, not for factories or brands."""
     await service.get_assessment(session, assessment_id, caller)
     rows, next_cursor = await service.list_transitions(session, assessment_id, params)
-    return Page(
-        items=[TransitionRead.model_validate(r) for r in rows],
-        next_cursor=next_cursor,
-        total=params.total,
-    )
+    items = [TransitionRead.of(r) for r in rows]
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.post(
@@ -154,13 +151,17 @@ async def list_transitions(
 async def create_revision(
     assessment_id: str,
     response: Response,
+    caller: Writer,
+    session: SessionDep,
     body: RevisionRequest | None = None,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(WRITERS),
 ) -> AssessmentRead:
+    """Corrects a published assessment: a new draft that supersedes it, with its findings
+    copied. The published original stays as it was; only a published assessment is revised,
+    and only once while its revision stands (409 otherwise)."""
     original = await service.get_assessment(session, assessment_id, caller, lock=True)
     revision = await service.create_revision(
         session, original, caller, body.reason if body else None
     )
+    response.headers["ETag"] = etag_for(revision.id, revision.version)
     response.headers["Location"] = f"/v1/assessments/{revision.id}"
-    return _respond(response, revision)
+    return AssessmentRead.of(revision)

@@ -65,6 +65,12 @@ class AssessmentUpdate(BaseModel):
     process_integrity: ProcessIntegrity | None = None
 
 
+class RevisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=1000)
+
+
 class TransitionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

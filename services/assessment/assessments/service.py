@@ -13,9 +13,7 @@ from sqlmodel import col
 from services.assessment.access import assessment_filter, catalog_visible, hidden
 from services.assessment.assessments.schemas import (
     AssessmentCreate,
-    AssessmentRead,
     AssessmentUpdate,
-    ProcessIntegrity,
 )
 from services.assessment.assessments.state_machine import (
     FINAL,
@@ -51,18 +49,6 @@ ASSESSMENT_SORTING = Sorting(
     created_at=Assessment.created_at,
     updated_at=Assessment.updated_at,
 )
-
-
-def to_read(assessment: Assessment) -> AssessmentRead:
-    values = {k: getattr(assessment, k) for k in AssessmentRead.model_fields if k not in _DERIVED}
-    return AssessmentRead(
-        **values,
-        allowed_transitions=allowed_transitions(assessment.status),
-        process_integrity=ProcessIntegrity.model_validate(assessment.process_integrity),
-    )
-
-
-_DERIVED = {"allowed_transitions", "process_integrity"}
 
 
 def snapshot(assessment: Assessment) -> dict[str, Any]:
@@ -355,8 +341,8 @@ async def create_revision(
 
 async def list_assessments(
     session: AsyncSession,
-    principal: Principal,
     params: PageParams,
+    principal: Principal,
     *,
     factory_id: str | None = None,
     status: str | None = None,

@@ -67,7 +67,11 @@ async def update_brand(session: AsyncSession, brand: Brand, data: BrandUpdate) -
 
 
 async def list_brands(
-    session: AsyncSession, principal: Principal, params: PageParams, name_prefix: str | None
+    session: AsyncSession,
+    params: PageParams,
+    principal: Principal,
+    *,
+    name_prefix: str | None = None,
 ) -> tuple[list[Brand], str | None]:
     stmt = select(Brand).where(_visible(principal))
     if name_prefix:

@@ -20,12 +20,7 @@ from services.assessment.catalogs.schemas import (
     CatalogImport,
     CatalogRead,
     CatalogSummary,
-    ClusterRead,
-    CompliancePointRead,
-    QuestionRead,
-    Texts,
     ThresholdIn,
-    ThresholdRead,
 )
 from services.assessment.events import emit
 from services.assessment.models import (
@@ -104,66 +99,10 @@ async def load_structure(
     )
 
 
-def _summary_fields(catalog: Catalog, question_count: int) -> dict[str, Any]:
-    return {
-        "id": catalog.id,
-        "country": catalog.country,
-        "version": catalog.number,
-        "title": catalog.title,
-        "status": catalog.status,
-        "previous_catalog_id": catalog.previous_catalog_id,
-        "question_count": question_count,
-        "created_at": catalog.created_at,
-        "published_at": catalog.published_at,
-    }
-
-
-def to_read(structure: CatalogStructure) -> CatalogRead:
-    points_of: dict[str, list[CatalogCompliancePoint]] = {}
-    for point in structure.points:
-        points_of.setdefault(point.cluster_code, []).append(point)
-    questions_of: dict[str, list[CatalogQuestion]] = {}
-    for question in structure.questions:
-        questions_of.setdefault(question.compliance_point_code, []).append(question)
-    clusters = [
-        ClusterRead(
-            code=cluster.code,
-            name=cluster.name,
-            category=cluster.category,
-            compliance_points=[
-                CompliancePointRead(
-                    code=point.code,
-                    name=point.name,
-                    questions=[
-                        QuestionRead(
-                            code=q.code,
-                            kind=q.kind,
-                            text=Texts(en=q.text_en, uz=q.text_uz, ru=q.text_ru),
-                            noncompliant_answer=q.noncompliant_answer,
-                            legal_basis=q.legal_basis,
-                            provenance=q.provenance,
-                            previous_code=q.previous_code,
-                        )
-                        for q in questions_of.get(point.code, [])
-                    ],
-                )
-                for point in points_of.get(cluster.code, [])
-            ],
-        )
-        for cluster in structure.clusters
-    ]
-    return CatalogRead(
-        **_summary_fields(structure.catalog, len(structure.questions)),
-        meta=structure.catalog.meta,
-        thresholds=[ThresholdRead.model_validate(t) for t in structure.thresholds],
-        clusters=clusters,
-    )
-
-
 def snapshot(structure: CatalogStructure) -> dict[str, Any]:
     """The change-feed payload of docs/change-feed.md."""
     catalog = structure.catalog
-    read = to_read(structure)
+    read = CatalogRead.of(structure)
     return {
         "id": catalog.id,
         "country": catalog.country,
@@ -213,6 +152,7 @@ async def list_catalogs(
     session: AsyncSession,
     params: PageParams,
     principal: Principal,
+    *,
     country: str | None = None,
     status: str | None = None,
 ) -> tuple[list[CatalogSummary], str | None]:
@@ -232,7 +172,7 @@ async def list_catalogs(
             )
         ).all()
     )
-    items = [CatalogSummary(**_summary_fields(r, counts.get(r.id, 0))) for r in rows]
+    items = [CatalogSummary.of(r, counts.get(r.id, 0)) for r in rows]
     return items, next_cursor
 
 

@@ -1,21 +1,16 @@
 """Consents, nested under their factory: grant, revoke, and the full history."""
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.assessment.access import ConsentManager, ConsentReader
 from services.assessment.consents import service
 from services.assessment.consents.schemas import ConsentGrant, ConsentRead
 from services.assessment.factories.service import get_factory
-from services.common.app import get_read_session, get_session
-from services.common.auth import Access, Principal, Role
+from services.common.deps import ReadSessionDep, SessionDep
 from services.common.etag import if_match_exempt
 from services.common.pagination import Page, PageParams
 
 router = APIRouter(prefix="/v1/factories/{factory_id}/consents", tags=["consents"])
-
-# A factory manages its own consents; programme staff may act for it.
-MANAGERS = Access(Role.ADMIN, Role.STAFF, Role.FACTORY)
-READERS = Access(Role.ADMIN, Role.STAFF, Role.FACTORY, Role.SERVICE)
 
 
 @router.post(
@@ -29,13 +24,12 @@ READERS = Access(Role.ADMIN, Role.STAFF, Role.FACTORY, Role.SERVICE)
     ),
 )
 async def grant_consent(
-    factory_id: str,
-    body: ConsentGrant,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(MANAGERS),
+    factory_id: str, body: ConsentGrant, caller: ConsentManager, session: SessionDep
 ) -> ConsentRead:
+    """The factory lets a brand see it and its published assessments. A factory manages its
+    own consents (staff may act for it); a second active consent for the same brand is 409."""
     factory = await get_factory(session, factory_id, caller)
-    return service.to_read(await service.grant(session, factory, body.brand_id, caller))
+    return ConsentRead.of(await service.grant(session, factory, body.brand_id, caller))
 
 
 @router.post(
@@ -49,25 +43,25 @@ async def grant_consent(
     ),
 )
 async def revoke_consent(
-    factory_id: str,
-    consent_id: str,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(MANAGERS),
+    factory_id: str, consent_id: str, caller: ConsentManager, session: SessionDep
 ) -> ConsentRead:
+    """Stops sharing with a brand at once: from this answer on, the brand no longer sees the
+    factory or its assessments. Revoking twice is 409."""
     factory = await get_factory(session, factory_id, caller)
-    return service.to_read(await service.revoke(session, factory, consent_id, caller))
+    return ConsentRead.of(await service.revoke(session, factory, consent_id, caller))
 
 
 @router.get("", response_model=Page[ConsentRead], summary="Consent history of a factory")
 async def list_consents(
     factory_id: str,
+    caller: ConsentReader,
+    session: ReadSessionDep,
     active: bool | None = Query(None, description="Only active (true) or revoked (false)."),
     params: PageParams = Depends(service.CONSENT_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READERS),
 ) -> Page[ConsentRead]:
+    """The factory's consents, revoked ones included, with who granted and revoked them and
+    when: the record of whom the factory let see its data."""
     await get_factory(session, factory_id, caller)
-    rows, next_cursor = await service.list_consents(session, factory_id, params, active)
-    return Page(
-        items=[service.to_read(r) for r in rows], next_cursor=next_cursor, total=params.total
-    )
+    rows, next_cursor = await service.list_consents(session, factory_id, params, active=active)
+    items = [ConsentRead.of(r) for r in rows]
+    return Page(items=items, next_cursor=next_cursor, total=params.total)

@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.assessment.consents.schemas import ConsentRead
 from services.assessment.events import emit
 from services.assessment.models import Brand, Consent, Factory
 from services.common.auth import Principal
@@ -19,12 +18,6 @@ from services.common.problems import Problem, already_exists, conflict, not_foun
 
 # The orders this list offers (``sort``); ties fall back to the unique key.
 CONSENT_SORTING = Sorting(Consent.id, brand_id=Consent.brand_id, granted_at=Consent.granted_at)
-
-
-def to_read(consent: Consent) -> ConsentRead:
-    read = ConsentRead.model_validate(consent)
-    read.active = consent.revoked_at is None
-    return read
 
 
 def snapshot(consent: Consent) -> dict[str, Any]:
@@ -96,7 +89,7 @@ async def revoke(
 
 
 async def list_consents(
-    session: AsyncSession, factory_id: str, params: PageParams, active: bool | None
+    session: AsyncSession, factory_id: str, params: PageParams, *, active: bool | None = None
 ) -> tuple[list[Consent], str | None]:
     stmt = select(Consent).where(col(Consent.factory_id) == factory_id)
     if active is True:

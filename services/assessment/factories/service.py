@@ -12,12 +12,10 @@ from services.assessment.access import factory_filter, hidden, require_country
 from services.assessment.events import emit
 from services.assessment.factories.schemas import (
     FactoryCreate,
-    FactoryRead,
     FactoryUpdate,
-    Workforce,
 )
 from services.assessment.models import Brand, Factory
-from services.common.auth import Principal, Role
+from services.common.auth import Principal
 from services.common.etag import commit_update
 from services.common.ids import new_id
 from services.common.pagination import PageParams, Sorting, paginate
@@ -33,29 +31,6 @@ FACTORY_SORTING = Sorting(
     created_at=Factory.created_at,
     updated_at=Factory.updated_at,
 )
-
-
-def buyer_brands_seen_by(factory: Factory, viewer: Principal) -> list[str]:
-    """A brand learns only its own buying relationship with a factory, never which other brands
-    buy there (commercially sensitive); every other caller who may see the factory sees them all."""
-    if viewer.role == Role.BRAND:
-        return [b for b in factory.buyer_brand_ids if b == viewer.brand_id]
-    return list(factory.buyer_brand_ids)
-
-
-def to_read(factory: Factory, viewer: Principal) -> FactoryRead:
-    """The factory as ``viewer`` may see it."""
-    fields = {k: getattr(factory, k) for k in FactoryRead.model_fields if k != "workforce"}
-    fields["buyer_brand_ids"] = buyer_brands_seen_by(factory, viewer)
-    return FactoryRead(
-        **fields,
-        workforce=Workforce(
-            total=factory.workforce_total,
-            women=factory.workforce_women,
-            men=factory.workforce_men,
-            migrants=factory.workforce_migrants,
-        ),
-    )
 
 
 def snapshot(factory: Factory) -> dict[str, Any]:
@@ -162,8 +137,8 @@ async def update_factory(
 
 async def list_factories(
     session: AsyncSession,
-    principal: Principal,
     params: PageParams,
+    principal: Principal,
     *,
     country: str | None = None,
     region: str | None = None,

@@ -5,8 +5,8 @@ Findings belong to their assessment: every write is conditional on the assessmen
 same reading cannot silently overwrite each other."""
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.assessment.access import Reader, Writer
 from services.assessment.assessments.service import get_assessment
 from services.assessment.findings import service
 from services.assessment.findings.schemas import (
@@ -16,31 +16,30 @@ from services.assessment.findings.schemas import (
     ResultsRead,
     SubmissionResult,
 )
-from services.common.app import get_read_session, get_session
-from services.common.auth import Access, Principal, Role
+from services.common.deps import ReadSessionDep, SessionDep
 from services.common.etag import etag_for, require_if_match
 from services.common.pagination import Page, PageParams
 
 router = APIRouter(prefix="/v1/assessments/{assessment_id}", tags=["findings"])
-
-WRITERS = Access(Role.ADMIN, Role.STAFF)
-READERS = Access(Role.ADMIN, Role.STAFF, Role.SERVICE, Role.FACTORY, Role.BRAND)
 
 
 @router.put(
     "/findings",
     response_model=SubmissionResult,
     summary="Submit all findings at once (one transaction; replaces earlier ones)",
-    description="If-Match: the assessment's ETag. The answer's ETag is the assessment's new one.",
 )
 async def submit_findings(
     assessment_id: str,
     body: FindingsSubmission,
     request: Request,
     response: Response,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(WRITERS),
+    caller: Writer,
+    session: SessionDep,
 ) -> SubmissionResult:
+    """Replaces all findings of an assessment in one transaction, while it is in_progress or
+    draft (409 otherwise); every problem in the set is listed in one 422 and nothing is stored.
+
+    If-Match: the assessment's ETag. The answer's ETag is the assessment's new one."""
     # Visibility first: a hidden assessment answers 404 whatever the If-Match says.
     assessment = await get_assessment(session, assessment_id, caller, lock=True)
     require_if_match(request, etag_for(assessment.id, assessment.version))
@@ -51,69 +50,59 @@ async def submit_findings(
     )
 
 
-@router.put(
-    "/findings/{question_code}",
-    response_model=FindingRead,
-    summary="Record one finding",
-    description="If-Match: the assessment's ETag. The answer's ETag is the assessment's new one.",
-)
+@router.put("/findings/{question_code}", response_model=FindingRead, summary="Record one finding")
 async def put_finding(
     assessment_id: str,
     question_code: str,
     body: FindingBody,
     request: Request,
     response: Response,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(WRITERS),
+    caller: Writer,
+    session: SessionDep,
 ) -> FindingRead:
+    """Records or replaces the finding of one question while the assessment is in_progress or
+    draft (409 otherwise).
+
+    If-Match: the assessment's ETag. The answer's ETag is the assessment's new one."""
     assessment = await get_assessment(session, assessment_id, caller, lock=True)
     require_if_match(request, etag_for(assessment.id, assessment.version))
     finding = await service.put_finding(session, assessment, question_code, body, caller)
     response.headers["ETag"] = etag_for(assessment.id, assessment.version)
-    return FindingRead.model_validate(finding)
+    return FindingRead.of(finding)
 
 
-@router.get(
-    "/findings",
-    response_model=Page[FindingRead],
-    summary="Findings, by question code",
-    description="The ETag is the assessment's: send it as If-Match to change the findings.",
-)
+@router.get("/findings", response_model=Page[FindingRead], summary="Findings, by question code")
 async def list_findings(
     assessment_id: str,
     response: Response,
+    caller: Reader,
+    session: ReadSessionDep,
     params: PageParams = Depends(service.FINDING_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READERS),
 ) -> Page[FindingRead]:
+    """The assessment's findings, for whoever may see the assessment.
+
+    The ETag is the assessment's: send it as If-Match to change the findings."""
     assessment = await get_assessment(session, assessment_id, caller)
     response.headers["ETag"] = etag_for(assessment.id, assessment.version)
     rows, next_cursor = await service.list_findings(session, assessment_id, params)
-    return Page(
-        items=[FindingRead.model_validate(r) for r in rows],
-        next_cursor=next_cursor,
-        total=params.total,
-    )
+    items = [FindingRead.of(r) for r in rows]
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
-@router.get(
-    "/findings/{question_code}",
-    response_model=FindingRead,
-    summary="One finding",
-    description="The ETag is the assessment's: send it as If-Match to change the finding.",
-)
+@router.get("/findings/{question_code}", response_model=FindingRead, summary="One finding")
 async def get_finding(
     assessment_id: str,
     question_code: str,
     response: Response,
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READERS),
+    caller: Reader,
+    session: ReadSessionDep,
 ) -> FindingRead:
+    """The finding of one question; 404 when none is recorded.
+
+    The ETag is the assessment's: send it as If-Match to change the finding."""
     assessment = await get_assessment(session, assessment_id, caller)
     response.headers["ETag"] = etag_for(assessment.id, assessment.version)
-    return FindingRead.model_validate(
-        await service.get_finding(session, assessment_id, question_code)
-    )
+    return FindingRead.of(await service.get_finding(session, assessment_id, question_code))
 
 
 @router.get(
@@ -121,10 +110,9 @@ async def get_finding(
     response_model=ResultsRead,
     summary="Non-compliance by compliance point and cluster (Better Work methodology)",
 )
-async def get_results(
-    assessment_id: str,
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READERS),
-) -> ResultsRead:
+async def get_results(assessment_id: str, caller: Reader, session: ReadSessionDep) -> ResultsRead:
+    """Non-compliance of the assessment by the Better Work rule: a compliance point is
+    non-compliant when any of its answered finding questions is, a cluster when any of its
+    points is, and information-only questions never count."""
     assessment = await get_assessment(session, assessment_id, caller)
     return await service.results(session, assessment)
