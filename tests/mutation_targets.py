@@ -139,6 +139,10 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "gateway rate limit",
         ("gateway/ratelimit.py",),
-        ("tests/gateway/test_rate_limits.py", "tests/gateway/test_rate_limit_rules.py"),
+        (
+            "tests/gateway/test_rate_limits.py",
+            "tests/gateway/test_rate_limit_rules.py",
+            "tests/gateway/test_redis_limits.py",
+        ),
     ),
 )
