@@ -131,7 +131,11 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "outbox",
         (f"{COMMON}/outbox.py",),
-        ("tests/common/test_change_feed.py", "tests/common/test_outbox_rules.py"),
+        (
+            "tests/common/test_change_feed.py",
+            "tests/common/test_outbox_rules.py",
+            "tests/reporting/test_write_freshness.py",
+        ),
     ),
     Target(
         "db",
