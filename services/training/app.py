@@ -21,12 +21,12 @@ def create_app(
     assessment_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """``assessment_transport`` replaces the network to the assessment service (tests)."""
-    from services.training.advisory.router import router as advisory_router
+    from services.training.advisory_visits.router import router as advisory_router
     from services.training.committees.router import router as committees_router
     from services.training.courses.router import router as courses_router
     from services.training.improvement_plans.router import router as plans_router
     from services.training.seminars.router import router as seminars_router
-    from services.training.sessions.router import router as sessions_router
+    from services.training.training_sessions.router import router as sessions_router
 
     app = create_service_app(
         title="training",

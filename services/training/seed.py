@@ -24,8 +24,8 @@ from sqlmodel import col
 
 from services.common.auth import Principal, Role
 from services.common.db import Database
-from services.training.advisory.schemas import VisitCreate
-from services.training.advisory.service import create_visit
+from services.training.advisory_visits.schemas import VisitCreate
+from services.training.advisory_visits.service import create_visit
 from services.training.assessment_client import AssessmentRef, FindingRef, StaticReferences
 from services.training.committees.schemas import CommitteeCreate, MeetingCreate, MemberCreate
 from services.training.committees.service import create_committee, members_of, record_meeting
@@ -46,8 +46,12 @@ from services.training.improvement_plans.service import create_plan, get_item, u
 from services.training.models import Course, ImprovementItem
 from services.training.seminars.schemas import SeminarCreate
 from services.training.seminars.service import create_seminar
-from services.training.sessions.schemas import SessionCreate
-from services.training.sessions.service import create_session, get_session, replace_attendance
+from services.training.training_sessions.schemas import SessionCreate
+from services.training.training_sessions.service import (
+    create_session,
+    get_session,
+    replace_attendance,
+)
 
 SEEDER = Principal(subject="demo-seed", role=Role.STAFF)
 YEAR_START, YEAR_END = date(2024, 4, 1), date(2024, 12, 15)

@@ -7,8 +7,8 @@ from services.common.app import get_read_session, get_session
 from services.common.auth import Principal
 from services.common.pagination import Page, PageParams
 from services.training.access import READ, WRITE
-from services.training.advisory import service
-from services.training.advisory.schemas import VisitCreate, VisitRead, VisitUpdate
+from services.training.advisory_visits import service
+from services.training.advisory_visits.schemas import VisitCreate, VisitRead, VisitUpdate
 from services.training.assessment_client import AssessmentClient, assessment_references
 from services.training.common import check_if_match, set_etag
 

@@ -31,8 +31,8 @@ from services.training.assessment_client import References, require_factories_co
 from services.training.common import changes
 from services.training.events import record_event
 from services.training.models import Course, Participant, SessionFactory, TrainingSession
-from services.training.sessions.attendance import add_to_counts, validate_rows
-from services.training.sessions.schemas import (
+from services.training.training_sessions.attendance import add_to_counts, validate_rows
+from services.training.training_sessions.schemas import (
     ParticipantCounts,
     SessionCreate,
     SessionRead,

@@ -17,7 +17,7 @@ from services.training.access import (
     in_scope,
     visible_factory_filter,
 )
-from services.training.advisory.schemas import VisitCreate, VisitRead, VisitUpdate
+from services.training.advisory_visits.schemas import VisitCreate, VisitRead, VisitUpdate
 from services.training.assessment_client import References, require_factories
 from services.training.common import changes
 from services.training.events import record_event

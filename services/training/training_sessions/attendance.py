@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from services.common.problems import Problem
 from services.training.models import Participant
-from services.training.sessions.schemas import ParticipantCounts, ParticipantIn
+from services.training.training_sessions.schemas import ParticipantCounts, ParticipantIn
 
 
 def validate_rows(

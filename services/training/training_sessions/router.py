@@ -14,8 +14,8 @@ from services.training.assessment_client import (
     require_factories_country,
 )
 from services.training.common import check_if_match, set_etag
-from services.training.sessions import service
-from services.training.sessions.schemas import (
+from services.training.training_sessions import service
+from services.training.training_sessions.schemas import (
     AttendanceUpload,
     ParticipantCounts,
     ParticipantRead,
