@@ -379,4 +379,7 @@ def _enumerate_sort(parameter: dict[str, Any]) -> dict[str, Any]:
     values = parameter.get("schema", {}).get(SORT_EXTENSION)
     if parameter.get("in") != "query" or values is None:
         return parameter
-    return {**parameter, "schema": {"type": "string", "enum": list(values), "title": "Sort"}}
+    # Member names for generated enums (NAME, NAME_DESC), not VALUE_1 for "-name".
+    names = [v.removeprefix("-").upper() + ("_DESC" if v.startswith("-") else "") for v in values]
+    schema = {"type": "string", "enum": list(values), "title": "Sort", "x-enum-varnames": names}
+    return {**parameter, "schema": schema}
