@@ -101,7 +101,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "pagination",
         (f"{COMMON}/pagination.py",),
-        ("tests/common/test_pagination_rules.py", "tests/assessment/test_factories.py"),
+        ("tests/common/test_pagination.py", "tests/common/test_pagination_rules.py"),
     ),
     Target(
         "scope",
@@ -126,7 +126,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "problems",
         (f"{COMMON}/problems.py",),
-        ("tests/common/test_problems.py",),
+        ("tests/common/test_problems.py", "tests/common/test_problem_rules.py"),
     ),
     Target(
         "outbox",
