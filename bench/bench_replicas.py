@@ -89,7 +89,8 @@ def two_replicas(database_url: str) -> Iterator[tuple[Platform, dict[str, str]]]
         subprocess.run(
             [sys.executable, "-m", "bw.main", "migrate"], env=env, check=True, capture_output=True
         )
-        ports = {name: free_port() for name in (*SERVICES, "gateway")}
+        names = [*SERVICES, *(f"{s}-2" for s in SERVICES), "gateway"]
+        ports = {name: free_port() for name in names}
         platform = Platform(host="127.0.0.1", ports=ports, env=env, replicas=2)
         platform.start()
         try:

@@ -90,14 +90,19 @@ class Platform:
         return [service] + [f"{service}-{k}" for k in range(2, self.replicas + 1)]
 
     def replica_ports(self) -> dict[str, int]:
-        """Every service process's port: replica 1 on the service's port, the others on
-        successive ports after the highest configured one (the default ports are adjacent, so
-        ``port + k`` would land on the next service)."""
+        """Every service process's port: replica 1 on the service's port, the others where
+        ``ports`` names them (``assessment-2``: ...) or else on successive ports after the
+        highest configured one (the default ports are adjacent, so ``port + k`` would land on
+        the next service)."""
         assigned = {s.name: self.ports[s.name] for s in SERVICES}
         spare = max(self.ports.values()) + 1
         for k in range(2, self.replicas + 1):
             for service in SERVICES:
-                assigned[f"{service.name}-{k}"] = spare
+                name = f"{service.name}-{k}"
+                if name in self.ports:
+                    assigned[name] = self.ports[name]
+                    continue
+                assigned[name] = spare
                 spare += 1
         return assigned
 

@@ -65,6 +65,16 @@ def test_extra_replicas_take_successive_ports_after_every_configured_one() -> No
         "training-3": 8008,
         "reporting-3": 8009,
     }
+    # Ports named for a replica are used as given; the others still follow the highest.
+    named = {**ports, "training-2": 9100}
+    assert Platform(host="127.0.0.1", ports=named, replicas=2).replica_ports() == {
+        "assessment": 8001,
+        "training": 8002,
+        "reporting": 8003,
+        "assessment-2": 9101,
+        "training-2": 9100,
+        "reporting-2": 9102,
+    }
 
 
 def test_a_child_that_keeps_dying_at_startup_is_given_up(tmp_path: Path) -> None:
@@ -164,7 +174,8 @@ def test_bw_up_restarts_a_killed_child_then_stops_everything_on_sigterm(
 @needs_postgres
 @pytest.mark.processes
 def test_replicas_share_the_database_and_all_answer(migrated_env: dict[str, str]) -> None:
-    ports = {name: free_port() for name in (*SERVICES, "gateway")}
+    names = [*SERVICES, *(f"{s}-2" for s in SERVICES), "gateway"]
+    ports = {name: free_port() for name in names}
     running = Platform(host="127.0.0.1", ports=ports, env=migrated_env, replicas=2)
     running.start()
     try:
