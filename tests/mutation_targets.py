@@ -171,7 +171,11 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "disclosure",
         ("services/reporting/disclosure.py",),
-        ("tests/reporting/test_disclosure.py", "tests/reporting/test_disclosure_proof.py"),
+        (
+            "tests/reporting/test_disclosure.py",
+            "tests/reporting/test_disclosure_proof.py",
+            "tests/reporting/test_disclosure_rules.py",
+        ),
         sample=HALF,
     ),
     Target(
