@@ -32,6 +32,9 @@ from tests.support import TEST_AUTH, auth_header
 
 STAFF = auth_header("staff")
 OWN_TABLES = {"feed_cursor", "outbox", "idempotency_record", "report_publication"}
+# Reporting's own state beside the read model: webhooks and the leases of its background work.
+OWN_TABLES |= {"webhook_subscription", "webhook_delivery", "webhook_attempt"}
+OWN_TABLES |= {"webhook_feed_cursor", "worker_lease"}
 
 
 @pytest.fixture
