@@ -109,6 +109,9 @@ class Deliverer:
                 .limit(limit)
             )
             events = list((await session.execute(stmt)).scalars())
+            if not events:
+                await session.rollback()  # nothing new: no write, no lock held
+                return 0
             subscriptions = await load_subscriptions(session) if events else []
             for event in events:
                 await enqueue(session, LOCAL_SOURCE, event.model_dump(), subscriptions)
@@ -141,29 +144,35 @@ class Deliverer:
         async with self._reading() as session:
             return list((await session.execute(stmt)).scalars())
 
-    async def claim(self, delivery: WebhookDelivery, now: datetime) -> bool:
-        """Lease the delivery for one attempt; False when another process got there first."""
+    async def claim(self, deliveries: list[WebhookDelivery], now: datetime) -> list[int]:
+        """Lease each delivery for one attempt, in one commit; the seqs this process got (a
+        delivery another process claimed first is left to it)."""
         lease = now + timedelta(seconds=self.settings.webhook_lease_seconds)
+        claimed = []
         async with self.db.sessionmaker() as session:
-            result = await session.execute(
-                update(WebhookDelivery)
-                .where(
-                    col(WebhookDelivery.seq) == delivery.seq,
-                    col(WebhookDelivery.status) == "pending",
-                    col(WebhookDelivery.lease_until).is_(None)
-                    | (col(WebhookDelivery.lease_until) < now),
+            for delivery in deliveries:
+                result = await session.execute(
+                    update(WebhookDelivery)
+                    .where(
+                        col(WebhookDelivery.seq) == delivery.seq,
+                        col(WebhookDelivery.status) == "pending",
+                        col(WebhookDelivery.lease_until).is_(None)
+                        | (col(WebhookDelivery.lease_until) < now),
+                    )
+                    .values(lease_until=lease, attempts=WebhookDelivery.attempts + 1)
                 )
-                .values(lease_until=lease, attempts=WebhookDelivery.attempts + 1)
-            )
+                if result.rowcount:  # type: ignore[attr-defined]
+                    claimed.append(delivery.seq or 0)
             await session.commit()
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return claimed
 
     async def run_once(self) -> int:
         """One round: queue local events, send every due head; returns how many were tried."""
         await self.pump_local_outbox()
         now = utcnow()
-        claimed = [d for d in await self.due_heads(now) if await self.claim(d, now)]
-        await asyncio.gather(*(self.attempt(d.seq or 0) for d in claimed))
+        heads = await self.due_heads(now)
+        claimed = await self.claim(heads, now) if heads else []
+        await asyncio.gather(*(self.attempt(seq) for seq in claimed))
         return len(claimed)
 
     async def run(self) -> None:
