@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.common.etag import etag_for, require_if_match
 from services.common.problems import Problem
 
 # Ids minted by this platform (``fac_01J...``): safe to put in a URL path as they are.
@@ -40,14 +38,6 @@ def changes(body: BaseModel, required: set[str]) -> dict[str, Any]:
             ],
         )
     return data
-
-
-def check_if_match(request: Request, ident: str, version: int) -> None:
-    require_if_match(request, etag_for(ident, version))
-
-
-def set_etag(response: Response, ident: str, version: int) -> None:
-    response.headers["ETag"] = etag_for(ident, version)
 
 
 def check_period(start: date | None, end: date | None) -> None:

@@ -1,16 +1,16 @@
+"""Advisory visits: an enterprise advisor's visits to a factory, logged and corrected."""
+
 from datetime import date
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.app import get_read_session, get_session
-from services.common.auth import Principal
+from services.common.deps import ReadSessionDep, SessionDep
+from services.common.etag import etag_for, require_if_match
 from services.common.pagination import Page, PageParams
-from services.training.access import READ, WRITE
+from services.training.access import Reader, Writer
 from services.training.advisory_visits import service
 from services.training.advisory_visits.schemas import VisitCreate, VisitRead, VisitUpdate
 from services.training.assessment_client import AssessmentClient, assessment_references
-from services.training.common import check_if_match, set_etag
 
 router = APIRouter(prefix="/v1/advisory-visits", tags=["advisory visits"])
 
@@ -19,24 +19,30 @@ router = APIRouter(prefix="/v1/advisory-visits", tags=["advisory visits"])
 async def create_visit(
     body: VisitCreate,
     response: Response,
-    session: AsyncSession = Depends(get_session),
+    caller: Writer,
+    session: SessionDep,
     references: AssessmentClient = Depends(assessment_references),
-    caller: Principal = Depends(WRITE),
 ) -> VisitRead:
+    """Logs an enterprise advisor's visit to a factory, checked with the assessment service
+    (422 for an unknown factory or one outside the caller's country, 503 when it cannot be
+    asked). Send an Idempotency-Key to retry safely."""
     visit = await service.create_visit(session, body, references, caller)
-    set_etag(response, visit.id, visit.version)
-    return VisitRead.model_validate(visit)
+    response.headers["ETag"] = etag_for(visit.id, visit.version)
+    response.headers["Location"] = f"/v1/advisory-visits/{visit.id}"
+    return VisitRead.of(visit)
 
 
 @router.get("", response_model=Page[VisitRead], summary="Advisory visits")
 async def list_visits(
+    caller: Reader,
+    session: ReadSessionDep,
     factory_id: str | None = Query(None, max_length=40),
     visited_from: date | None = None,
     visited_to: date | None = None,
     params: PageParams = Depends(service.VISIT_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READ),
 ) -> Page[VisitRead]:
+    """Advisory visits: a factory token sees its own factory's, staff limited to a country that
+    country's."""
     rows, next_cursor = await service.list_visits(
         session,
         params,
@@ -45,23 +51,17 @@ async def list_visits(
         visited_from=visited_from,
         visited_to=visited_to,
     )
-    return Page(
-        items=[VisitRead.model_validate(r) for r in rows],
-        next_cursor=next_cursor,
-        total=params.total,
-    )
+    return Page(items=[VisitRead.of(r) for r in rows], next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/{visit_id}", response_model=VisitRead, summary="One advisory visit")
 async def get_visit(
-    visit_id: str,
-    response: Response,
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READ),
+    visit_id: str, response: Response, caller: Reader, session: ReadSessionDep
 ) -> VisitRead:
+    """One advisory visit, with its ETag; another factory's visit is 404 to a factory token."""
     visit = await service.get_visit(session, visit_id, caller)
-    set_etag(response, visit.id, visit.version)
-    return VisitRead.model_validate(visit)
+    response.headers["ETag"] = etag_for(visit.id, visit.version)
+    return VisitRead.of(visit)
 
 
 @router.patch("/{visit_id}", response_model=VisitRead, summary="Correct a visit (If-Match)")
@@ -70,11 +70,13 @@ async def update_visit(
     body: VisitUpdate,
     request: Request,
     response: Response,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(WRITE),
+    caller: Writer,
+    session: SessionDep,
 ) -> VisitRead:
+    """Corrects the record of a visit. Needs If-Match with its current ETag (428 without, 412
+    when stale) and answers the new one."""
     visit = await service.get_visit(session, visit_id, caller)
-    check_if_match(request, visit.id, visit.version)
+    require_if_match(request, etag_for(visit.id, visit.version))
     visit = await service.update_visit(session, visit, body)
-    set_etag(response, visit.id, visit.version)
-    return VisitRead.model_validate(visit)
+    response.headers["ETag"] = etag_for(visit.id, visit.version)
+    return VisitRead.of(visit)

@@ -1,11 +1,11 @@
-from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+"""Bipartite committees of a factory: set up, members (joined, left), meetings."""
 
-from services.common.app import get_read_session, get_session
-from services.common.auth import Principal
-from services.common.etag import if_match_exempt
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from services.common.deps import ReadSessionDep, SessionDep
+from services.common.etag import etag_for, if_match_exempt, require_if_match
 from services.common.pagination import Page, PageParams
-from services.training.access import READ, WRITE
+from services.training.access import Reader, Writer
 from services.training.assessment_client import AssessmentClient, assessment_references
 from services.training.committees import service
 from services.training.committees.schemas import (
@@ -18,7 +18,6 @@ from services.training.committees.schemas import (
     MemberRead,
     MemberUpdate,
 )
-from services.training.common import check_if_match, set_etag
 
 router = APIRouter(prefix="/v1/committees", tags=["committees"])
 
@@ -27,36 +26,42 @@ router = APIRouter(prefix="/v1/committees", tags=["committees"])
 async def create_committee(
     body: CommitteeCreate,
     response: Response,
-    session: AsyncSession = Depends(get_session),
+    caller: Writer,
+    session: SessionDep,
     references: AssessmentClient = Depends(assessment_references),
-    caller: Principal = Depends(WRITE),
 ) -> CommitteeRead:
+    """Sets up a factory's bipartite committee, the factory checked with the assessment service
+    (422 unknown, 503 when it cannot be asked); a factory has one committee (a second is 409).
+    Send an Idempotency-Key to retry safely."""
     committee = await service.create_committee(session, body, references, caller)
-    set_etag(response, committee.id, committee.version)
+    response.headers["ETag"] = etag_for(committee.id, committee.version)
+    response.headers["Location"] = f"/v1/committees/{committee.id}"
     return await service.committee_read(session, committee)
 
 
 @router.get("", response_model=Page[CommitteeRead], summary="Committees")
 async def list_committees(
+    caller: Reader,
+    session: ReadSessionDep,
     factory_id: str | None = Query(None, max_length=40),
     params: PageParams = Depends(service.COMMITTEE_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READ),
 ) -> Page[CommitteeRead]:
-    rows, next_cursor = await service.list_committees(session, params, caller, factory_id)
+    """Committees with their members: a factory token sees its own factory's, staff limited to
+    a country that country's."""
+    rows, next_cursor = await service.list_committees(
+        session, params, caller, factory_id=factory_id
+    )
     items = [await service.committee_read(session, c) for c in rows]
     return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/{committee_id}", response_model=CommitteeRead, summary="A committee and members")
 async def get_committee(
-    committee_id: str,
-    response: Response,
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READ),
+    committee_id: str, response: Response, caller: Reader, session: ReadSessionDep
 ) -> CommitteeRead:
+    """A committee with its members and their counts by sex and role, and its ETag."""
     committee = await service.get_committee(session, committee_id, caller)
-    set_etag(response, committee.id, committee.version)
+    response.headers["ETag"] = etag_for(committee.id, committee.version)
     return await service.committee_read(session, committee)
 
 
@@ -66,13 +71,15 @@ async def update_committee(
     body: CommitteeUpdate,
     request: Request,
     response: Response,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(WRITE),
+    caller: Writer,
+    session: SessionDep,
 ) -> CommitteeRead:
+    """Renames a committee. Needs If-Match with its current ETag (428 without, 412 when stale)
+    and answers the new one."""
     committee = await service.get_committee(session, committee_id, caller)
-    check_if_match(request, committee.id, committee.version)
+    require_if_match(request, etag_for(committee.id, committee.version))
     committee = await service.update_committee(session, committee, body)
-    set_etag(response, committee.id, committee.version)
+    response.headers["ETag"] = etag_for(committee.id, committee.version)
     return await service.committee_read(session, committee)
 
 
@@ -87,15 +94,13 @@ async def update_committee(
     ),
 )
 async def add_member(
-    committee_id: str,
-    body: MemberCreate,
-    response: Response,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(WRITE),
+    committee_id: str, body: MemberCreate, response: Response, caller: Writer, session: SessionDep
 ) -> MemberRead:
+    """Adds a member. The answer carries the member's own ETag, which changes to the member
+    send as If-Match."""
     member = await service.add_member(session, committee_id, body, caller)
-    set_etag(response, member.id, member.version)
-    return MemberRead.model_validate(member)
+    response.headers["ETag"] = etag_for(member.id, member.version)
+    return MemberRead.of(member)
 
 
 @router.patch(
@@ -109,15 +114,18 @@ async def update_member(
     body: MemberUpdate,
     request: Request,
     response: Response,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(WRITE),
+    caller: Writer,
+    session: SessionDep,
 ) -> MemberRead:
+    """Changes a member, e.g. records that they left: members are never deleted, so the
+    committee's history stays whole. If-Match is the member's ETag (428 without, 412 when
+    stale); the answer carries its new one."""
     committee = await service.lock_committee(session, committee_id, caller)
     member = await service.get_member(session, committee.id, member_id)
-    check_if_match(request, member.id, member.version)
+    require_if_match(request, etag_for(member.id, member.version))
     member = await service.update_member(session, committee, member, body)
-    set_etag(response, member.id, member.version)
-    return MemberRead.model_validate(member)
+    response.headers["ETag"] = etag_for(member.id, member.version)
+    return MemberRead.of(member)
 
 
 @router.post(
@@ -130,13 +138,12 @@ async def update_member(
     ),
 )
 async def record_meeting(
-    committee_id: str,
-    body: MeetingCreate,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(WRITE),
+    committee_id: str, body: MeetingCreate, caller: Writer, session: SessionDep
 ) -> MeetingRead:
+    """Records a meeting with the members who attended, guests and minutes; attendees must be
+    members on the meeting's date (422 naming the others)."""
     committee = await service.get_committee(session, committee_id, caller)
-    return MeetingRead.model_validate(await service.record_meeting(session, committee, body))
+    return MeetingRead.of(await service.record_meeting(session, committee, body))
 
 
 @router.get(
@@ -144,14 +151,12 @@ async def record_meeting(
 )
 async def list_meetings(
     committee_id: str,
+    caller: Reader,
+    session: ReadSessionDep,
     params: PageParams = Depends(service.MEETING_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READ),
 ) -> Page[MeetingRead]:
+    """The committee's meetings, for whoever may see the committee."""
     committee = await service.get_committee(session, committee_id, caller)
     rows, next_cursor = await service.list_meetings(session, committee, params)
-    return Page(
-        items=[MeetingRead.model_validate(m) for m in rows],
-        next_cursor=next_cursor,
-        total=params.total,
-    )
+    items = [MeetingRead.of(m) for m in rows]
+    return Page(items=items, next_cursor=next_cursor, total=params.total)

@@ -285,7 +285,11 @@ async def record_meeting(
 
 
 async def list_committees(
-    session: AsyncSession, params: PageParams, principal: Principal, factory_id: str | None
+    session: AsyncSession,
+    params: PageParams,
+    principal: Principal,
+    *,
+    factory_id: str | None = None,
 ) -> tuple[list[Committee], str | None]:
     stmt = select(Committee).where(in_scope(Committee, principal))
     try:

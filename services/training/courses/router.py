@@ -1,11 +1,11 @@
-from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+"""The course catalogue: add, list, read, change (If-Match)."""
 
-from services.common.app import get_read_session, get_session
-from services.common.auth import Principal
+from fastapi import APIRouter, Depends, Request, Response
+
+from services.common.deps import ReadSessionDep, SessionDep
+from services.common.etag import etag_for, require_if_match
 from services.common.pagination import Page, PageParams
-from services.training.access import READ_CATALOGUE, WRITE
-from services.training.common import check_if_match, set_etag
+from services.training.access import CatalogueReader, Writer
 from services.training.courses import service
 from services.training.courses.schemas import CourseCreate, CourseRead, CourseUpdate
 from services.training.vocabulary import Topic
@@ -15,36 +15,36 @@ router = APIRouter(prefix="/v1/courses", tags=["courses"])
 
 @router.post("", status_code=201, response_model=CourseRead, summary="Add a course")
 async def create_course(
-    body: CourseCreate,
-    response: Response,
-    session: AsyncSession = Depends(get_session),
-    _caller: Principal = Depends(WRITE),
+    body: CourseCreate, response: Response, caller: Writer, session: SessionDep
 ) -> CourseRead:
+    """Adds a course to the catalogue, its title in English, Uzbek and Russian. Send an
+    Idempotency-Key to retry safely."""
     course = await service.create_course(session, body)
-    set_etag(response, course.id, course.version)
+    response.headers["ETag"] = etag_for(course.id, course.version)
+    response.headers["Location"] = f"/v1/courses/{course.id}"
     return CourseRead.of(course)
 
 
 @router.get("", response_model=Page[CourseRead], summary="The course catalogue")
 async def list_courses(
+    caller: CatalogueReader,
+    session: ReadSessionDep,
     topic: Topic | None = None,
     params: PageParams = Depends(service.COURSE_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    _caller: Principal = Depends(READ_CATALOGUE),
 ) -> Page[CourseRead]:
-    rows, next_cursor = await service.list_courses(session, params, topic)
+    """The course catalogue, open to every signed-in caller, brands included: what Better Work
+    offers is no secret; who took part is."""
+    rows, next_cursor = await service.list_courses(session, params, topic=topic)
     return Page(items=[CourseRead.of(r) for r in rows], next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/{course_id}", response_model=CourseRead, summary="One course")
 async def get_course(
-    course_id: str,
-    response: Response,
-    session: AsyncSession = Depends(get_read_session),
-    _caller: Principal = Depends(READ_CATALOGUE),
+    course_id: str, response: Response, caller: CatalogueReader, session: ReadSessionDep
 ) -> CourseRead:
+    """One course, with its ETag."""
     course = await service.get_course(session, course_id)
-    set_etag(response, course.id, course.version)
+    response.headers["ETag"] = etag_for(course.id, course.version)
     return CourseRead.of(course)
 
 
@@ -54,11 +54,13 @@ async def update_course(
     body: CourseUpdate,
     request: Request,
     response: Response,
-    session: AsyncSession = Depends(get_session),
-    _caller: Principal = Depends(WRITE),
+    caller: Writer,
+    session: SessionDep,
 ) -> CourseRead:
+    """Changes the fields sent. Needs If-Match with the course's current ETag (428 without, 412
+    when stale) and answers the new one."""
     course = await service.get_course(session, course_id)
-    check_if_match(request, course.id, course.version)
+    require_if_match(request, etag_for(course.id, course.version))
     course = await service.update_course(session, course, body)
-    set_etag(response, course.id, course.version)
+    response.headers["ETag"] = etag_for(course.id, course.version)
     return CourseRead.of(course)

@@ -89,7 +89,7 @@ async def update_course(session: AsyncSession, course: Course, data: CourseUpdat
 
 
 async def list_courses(
-    session: AsyncSession, params: PageParams, topic: str | None = None
+    session: AsyncSession, params: PageParams, *, topic: str | None = None
 ) -> tuple[list[Course], str | None]:
     stmt = select(Course)
     if topic:

@@ -1,15 +1,14 @@
+"""Improvement plans: a factory's actions on an assessment's findings, and their progress."""
+
 from datetime import date
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.app import get_read_session, get_session
-from services.common.auth import Principal
-from services.common.etag import if_match_exempt
+from services.common.deps import ReadSessionDep, SessionDep
+from services.common.etag import etag_for, if_match_exempt, require_if_match
 from services.common.pagination import Page, PageParams
-from services.training.access import READ, UPDATE_ITEM_STATUS, WRITE
+from services.training.access import ItemStatusUpdater, Reader, Writer
 from services.training.assessment_client import AssessmentClient, assessment_references
-from services.training.common import check_if_match, set_etag
 from services.training.improvement_plans import service
 from services.training.improvement_plans.schemas import (
     ItemRead,
@@ -36,42 +35,50 @@ AS_OF = Query(None, description="The day 'overdue' is judged on (default: today,
 async def create_plan(
     body: PlanCreate,
     response: Response,
-    session: AsyncSession = Depends(get_session),
+    caller: Writer,
+    session: SessionDep,
     references: AssessmentClient = Depends(assessment_references),
-    caller: Principal = Depends(WRITE),
 ) -> PlanRead:
+    """Starts a factory's improvement plan from one of its assessments, the ids checked with
+    the assessment service (422 for an unknown or mismatched factory, assessment or finding;
+    503 when it cannot be asked). A factory has one plan per assessment (409). Send an
+    Idempotency-Key to retry safely."""
     plan = await service.create_plan(session, body, references, caller)
-    set_etag(response, plan.id, plan.version)
+    response.headers["ETag"] = etag_for(plan.id, plan.version)
+    response.headers["Location"] = f"/v1/improvement-plans/{plan.id}"
     [read] = await service.plan_reads(session, [plan])
     return read
 
 
 @router.get("", response_model=Page[PlanRead], summary="Improvement plans")
 async def list_plans(
+    caller: Reader,
+    session: ReadSessionDep,
     factory_id: str | None = Query(None, max_length=40),
     assessment_id: str | None = Query(None, max_length=40),
     params: PageParams = Depends(service.PLAN_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READ),
 ) -> Page[PlanRead]:
+    """Improvement plans with their items and progress: a factory token sees its own factory's,
+    staff limited to a country that country's."""
     rows, next_cursor = await service.list_plans(
         session, params, caller, factory_id=factory_id, assessment_id=assessment_id
     )
-    return Page(
-        items=await service.plan_reads(session, rows), next_cursor=next_cursor, total=params.total
-    )
+    items = await service.plan_reads(session, rows)
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/items", response_model=Page[ItemRead], summary="Items across plans (?overdue=true)")
 async def list_all_items(
+    caller: Reader,
+    session: ReadSessionDep,
     factory_id: str | None = Query(None, max_length=40),
     status: ItemStatus | None = None,
     overdue: bool | None = OVERDUE,
     as_of: date | None = AS_OF,
     params: PageParams = Depends(service.ITEM_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READ),
 ) -> Page[ItemRead]:
+    """Items across the plans the caller may see, e.g. every overdue item of a country
+    (`overdue=true`, judged on `as_of`)."""
     rows, next_cursor = await service.list_items(
         session,
         params,
@@ -81,22 +88,17 @@ async def list_all_items(
         overdue=overdue,
         as_of=as_of,
     )
-    return Page(
-        items=await service.item_reads(session, rows, as_of),
-        next_cursor=next_cursor,
-        total=params.total,
-    )
+    items = await service.item_reads(session, rows, as_of)
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.get("/{plan_id}", response_model=PlanRead, summary="A plan with its items and progress")
 async def get_plan(
-    plan_id: str,
-    response: Response,
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READ),
+    plan_id: str, response: Response, caller: Reader, session: ReadSessionDep
 ) -> PlanRead:
+    """A plan with its items and progress, and its ETag."""
     plan = await service.get_plan(session, plan_id, caller)
-    set_etag(response, plan.id, plan.version)
+    response.headers["ETag"] = etag_for(plan.id, plan.version)
     [read] = await service.plan_reads(session, [plan])
     return read
 
@@ -114,11 +116,14 @@ async def get_plan(
 async def add_items(
     plan_id: str,
     body: ItemsCreate,
-    read_session: AsyncSession = Depends(get_read_session),
-    session: AsyncSession = Depends(get_session),
+    caller: Writer,
+    read_session: ReadSessionDep,
+    session: SessionDep,
     references: AssessmentClient = Depends(assessment_references),
-    caller: Principal = Depends(WRITE),
 ) -> list[ItemRead]:
+    """Adds items, each tied to a compliance point (and finding) of the plan's assessment,
+    checked with the assessment service before anything is written (422 unknown or
+    mismatched, 503 when it cannot be asked)."""
     # Check with the assessment service before the write transaction takes any lock.
     plan = await service.get_plan(read_session, plan_id, caller)
     read_session.expunge(plan)
@@ -131,22 +136,20 @@ async def add_items(
 @router.get("/{plan_id}/items", response_model=Page[ItemRead], summary="A plan's items")
 async def list_plan_items(
     plan_id: str,
+    caller: Reader,
+    session: ReadSessionDep,
     status: ItemStatus | None = None,
     overdue: bool | None = OVERDUE,
     as_of: date | None = AS_OF,
     params: PageParams = Depends(service.ITEM_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(READ),
 ) -> Page[ItemRead]:
+    """A plan's items, with their status history."""
     plan = await service.get_plan(session, plan_id, caller)
     rows, next_cursor = await service.list_items(
         session, params, caller, plan_id=plan.id, status=status, overdue=overdue, as_of=as_of
     )
-    return Page(
-        items=await service.item_reads(session, rows, as_of),
-        next_cursor=next_cursor,
-        total=params.total,
-    )
+    items = await service.item_reads(session, rows, as_of)
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.patch(
@@ -160,13 +163,17 @@ async def update_item(
     body: ItemUpdate,
     request: Request,
     response: Response,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(UPDATE_ITEM_STATUS),
+    caller: ItemStatusUpdater,
+    session: SessionDep,
 ) -> ItemRead:
+    """Moves an item's status or changes it. The factory reports its own progress: a factory
+    token may change only the status, effective_date and note of its own items. Moves follow
+    the item lifecycle (409 naming the allowed ones) and are kept as history. If-Match is the
+    item's ETag (428 without, 412 when stale); the answer carries its new one."""
     plan = await service.lock_plan(session, plan_id, caller)
     item = await service.get_item(session, plan, item_id)
-    check_if_match(request, item.id, item.version)
+    require_if_match(request, etag_for(item.id, item.version))
     item = await service.update_item(session, plan, item, body, caller)
-    set_etag(response, item.id, item.version)
+    response.headers["ETag"] = etag_for(item.id, item.version)
     [read] = await service.item_reads(session, [item])
     return read
