@@ -14,7 +14,12 @@ from sqlalchemy import select, text
 from services.common.auth import Principal, current_principal_var
 from services.common.db import Database
 from services.common.observability import request_id_var
-from services.common.outbox import append_event, changes_router, read_changes
+from services.common.outbox import (
+    append_event,
+    changes_router,
+    declare_feed_event_header,
+    read_changes,
+)
 from tests.common.notes_app import NoteOutbox
 from tests.support import TEST_DATABASE_URL
 
@@ -156,3 +161,41 @@ async def _advisory_locks(session: Any, pid: int) -> list[bool]:
 async def _append_and_commit(session: Any, aggregate_id: str) -> None:
     await append(session, aggregate_id)
     await session.commit()
+
+
+def test_every_write_success_declares_the_feed_event_header_and_nothing_else_does() -> None:
+    document: dict[str, Any] = {
+        "paths": {
+            "/v1/notes": {
+                "post": {"responses": {"201": {}, "422": {}}},
+                "get": {"responses": {"200": {}}},
+                "parameters": [],
+            },
+            "/v1/notes/{id}": {
+                "patch": {"responses": {"200": {"headers": {"ETag": {}}}}},
+                "delete": {"responses": {"204": {}}},
+                "put": {"responses": {"200": "not a response object"}},
+            },
+        }
+    }
+    declare_feed_event_header(document, "assessment")
+    declare_feed_event_header(document, "assessment")  # idempotent
+    paths = document["paths"]
+    header = paths["/v1/notes"]["post"]["responses"]["201"]["headers"]["Feed-Event"]
+    assert header == {
+        "description": "The change-feed event this write committed, as `source:id` (e.g. "
+        "`assessment:1234`); present when the write changed data the reports are built from. "
+        "Pass it to `GET /v1/reports/freshness?event=` to learn when the reports include it.",
+        "schema": {"type": "string", "pattern": "^[a-z]+:[0-9]+$"},
+    }
+    assert set(paths["/v1/notes/{id}"]["patch"]["responses"]["200"]["headers"]) == {
+        "ETag",
+        "Feed-Event",
+    }
+    assert "headers" in paths["/v1/notes/{id}"]["delete"]["responses"]["204"]
+    assert "headers" not in paths["/v1/notes"]["post"]["responses"]["422"]
+    assert "headers" not in paths["/v1/notes"]["get"]["responses"]["200"]
+    assert paths["/v1/notes/{id}"]["put"]["responses"]["200"] == "not a response object"
+    empty: dict[str, Any] = {}
+    declare_feed_event_header(empty, "assessment")
+    assert empty == {}
