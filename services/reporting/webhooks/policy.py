@@ -8,7 +8,7 @@ import random
 import socket
 from urllib.parse import urlsplit
 
-from services.common.problems import Problem
+from services.common.problems import Problem, field_error
 
 
 def retry_delay(
@@ -34,7 +34,7 @@ def _refuse(detail: str) -> Problem:
         422,
         detail,
         title="Unacceptable webhook URL",
-        errors=[{"location": "body.url", "message": detail, "type": "url"}],
+        errors=[field_error(detail, "body", "url")],
     )
 
 

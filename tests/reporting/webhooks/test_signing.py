@@ -91,7 +91,7 @@ def test_unsafe_urls_are_refused_with_a_422_naming_the_field(url: str) -> None:
     with pytest.raises(Problem) as caught:
         policy.check_url(url, allow_private=False)
     assert caught.value.status == 422
-    assert caught.value.errors[0]["location"] == "body.url"
+    assert caught.value.errors[0]["location"] == "/body/url"
 
 
 def test_a_loopback_receiver_is_allowed_only_when_the_setting_says_so() -> None:
