@@ -199,3 +199,25 @@ def test_replicas_share_the_database_and_all_answer(migrated_env: dict[str, str]
     # Both replicas read the one database: the factory written through either is seen by both.
     assert [[f["name"] for f in items] for items in seen.values()] == [["Samarqand Tikuv"]] * 2
     assert len(answering) == 7 and all(answering.values()), answering
+
+
+def test_a_child_that_ran_long_enough_starts_its_back_off_again() -> None:
+    messages: list[str] = []
+    # stable_after=0: every run counts as long, so no crash is a fast one in a row.
+    flapping = Platform(
+        host="127.0.0.1",
+        ports={"flapping": free_port()},
+        policy=RestartPolicy(initial_backoff=0.1, stable_after=0.0, max_fast_crashes=1),
+        log=messages.append,
+    )
+    flapping.start_one("flapping", "bw.no_such_module:create_app", dict(os.environ))
+    deadline = time.monotonic() + PATIENCE
+    try:
+        while len(messages) < 4 and time.monotonic() < deadline:
+            flapping.supervise()  # would raise GaveUp on a second fast crash in a row
+            time.sleep(0.02)
+    finally:
+        flapping.stop()
+    assert len(messages) >= 4
+    assert all("restarting it in 0.1s" in m for m in messages), messages
+    assert flapping.children["flapping"].fast_crashes == 1
