@@ -58,6 +58,15 @@ def main() -> None:
             "--postgres",
             args.postgres,
         )
+        rounds = "3" if args.quick else "5"
+        run(
+            "replicas (PostgreSQL)",
+            "bench.bench_replicas",
+            "--postgres",
+            args.postgres,
+            "--rounds",
+            rounds,
+        )
 
 
 if __name__ == "__main__":
