@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import Select, Subquery, case, func, select
+from sqlalchemy import Select, Subquery, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -145,9 +145,25 @@ async def _grouped(
 def _grouped_statement(
     scope: ReportScope, model: Any, code_column: str, by: Period = None
 ) -> Select[Any]:
-    """Cached like :func:`selected_assessments`, which it is built on."""
+    """Cached like :func:`selected_assessments`, which it is built on.
+
+    Without periods, a semi-join (``assessment_id IN selected``) grouped by code alone: the
+    same rows (one selected assessment per factory, so the join repeats none), but SQLite
+    sorts only the codes, not the joined rows: the question rates took 2.5x longer as a join.
+    """
     selected = selected_assessments(scope, by)
     code = getattr(model, code_column)
+    if by is None:
+        return (
+            select(
+                literal(0).label("period"),
+                code.label("code"),
+                func.count().label("assessed"),
+                _count_non_compliant(model.non_compliant).label("non_compliant"),
+            )
+            .where(model.assessment_id.in_(select(selected.c.assessment_id)))
+            .group_by(code)
+        )
     return (
         select(
             selected.c.period,
