@@ -1,4 +1,6 @@
-from pydantic import Field
+from __future__ import annotations
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings, development_mode
@@ -28,7 +30,7 @@ class ReportingSettings(ServiceSettings):
     )
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     webhook_lease_seconds: float = Field(
-        60.0, gt=0, description="An in-flight delivery is retried after this if its sender died."
+        30.0, gt=0, description="An in-flight delivery is retried after this if its sender died."
     )
     webhook_poll_seconds: float = Field(1.0, gt=0)
     webhook_concurrency: int = Field(8, ge=1, le=64, description="Subscriptions sent to at once.")
@@ -41,6 +43,14 @@ class ReportingSettings(ServiceSettings):
     webhook_secret_grace_seconds: float = Field(
         86400.0, ge=0, description="How long a rotated-out secret keeps signing alongside."
     )
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_request(self) -> ReportingSettings:
+        """A lease shorter than a request would let a second sender start while the first is
+        still waiting for its answer."""
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must exceed webhook_timeout_seconds")
+        return self
 
     def allow_private_webhook_urls(self) -> bool:
         return self.webhook_allow_private_urls or development_mode()

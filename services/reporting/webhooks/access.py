@@ -54,14 +54,30 @@ async def consenting_factories(
     return [f for f in factory_ids if f in live]
 
 
+async def live_consents(
+    session: AsyncSession, brand_ids: set[str], factory_ids: list[str]
+) -> set[tuple[str, str]]:
+    """(brand, factory) pairs with a live consent: one query for every brand subscription an
+    event concerns, instead of one per subscription."""
+    if not brand_ids or not factory_ids:
+        return set()
+    stmt = select(col(BrandConsent.brand_id), col(BrandConsent.factory_id)).where(
+        col(BrandConsent.brand_id).in_(brand_ids),
+        col(BrandConsent.factory_id).in_(factory_ids),
+        col(BrandConsent.revoked_at).is_(None),
+    )
+    return {(brand, factory) for brand, factory in (await session.execute(stmt)).all()}
+
+
 async def may_receive(
     session: AsyncSession,
     sub: WebhookSubscription,
     factory_ids: list[str] | None,
     country: str | None,
+    consents: set[tuple[str, str]] | None = None,
 ) -> Grant | None:
     """A :class:`Grant` when ``sub`` may receive an event about ``factory_ids`` in
-    ``country``; None when it may not."""
+    ``country``; None when it may not. ``consents``: the live pairs, when already read."""
     principal = owner(sub)
     if country is not None and not in_country_scope(principal, country):
         return None
@@ -69,7 +85,10 @@ async def may_receive(
         return Grant(factory_ids)
     if factory_ids is None:
         return Grant(None)
-    allowed = await consenting_factories(session, sub.brand_id, factory_ids)
+    if consents is None:
+        allowed = await consenting_factories(session, sub.brand_id, factory_ids)
+    else:
+        allowed = [f for f in factory_ids if (sub.brand_id, f) in consents]
     return Grant(allowed) if allowed else None
 
 

@@ -20,7 +20,7 @@ from sqlmodel import col
 
 from services.reporting.models import Factory, ImprovementPlanItem
 from services.reporting.sync.rows import parse_datetime
-from services.reporting.webhooks.access import may_receive
+from services.reporting.webhooks.access import live_consents, may_receive
 from services.reporting.webhooks.models import WebhookDelivery, WebhookSubscription
 
 EVENT_TYPES: dict[str, str] = {
@@ -140,10 +140,18 @@ async def enqueue(
     occurred = _aware(parse_datetime(event["occurred_at"]) or datetime.now(UTC))
     rows = []
     for public in await public_events(session, source, event):
-        for sub in subscriptions:
-            if public.type not in sub.event_types or occurred < _aware(sub.created_at):
-                continue
-            if await may_receive(session, sub, public.factory_ids, public.country) is None:
+        wanting = [
+            sub
+            for sub in subscriptions
+            if public.type in sub.event_types and occurred >= _aware(sub.created_at)
+        ]
+        brands = {sub.brand_id for sub in wanting if sub.brand_id}
+        consents = await live_consents(session, brands, public.factory_ids or [])
+        for sub in wanting:
+            grant = await may_receive(
+                session, sub, public.factory_ids, public.country, consents=consents
+            )
+            if grant is None:
                 continue
             rows.append(
                 {
