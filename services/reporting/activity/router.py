@@ -1,8 +1,9 @@
-from fastapi import APIRouter, Depends
-from sqlalchemy.ext.asyncio import AsyncSession
+"""Activity figures of a country programme: training, advisory, improvement plans, events."""
 
-from services.common.app import get_read_session
-from services.common.auth import PUBLIC, Principal
+from fastapi import APIRouter, Depends
+
+from services.common.deps import ReadSessionDep
+from services.reporting.access import Anyone
 from services.reporting.activity import service
 from services.reporting.activity.schemas import ActivityReport
 from services.reporting.disclosure import admit_activity
@@ -22,15 +23,17 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
     "/activity",
     response_model=ActivityReport,
     summary="Training, advisory, improvement-plan and stakeholder figures (counts, no factory)",
-    description="Filters: country and period. Factory breakdowns (region, size_band, "
-    "ownership, cycle) are refused; callers other than admin and staff ask for an ended year.",
 )
 async def activity(
+    caller: Anyone,
+    session: ReadSessionDep,
     scope: ReportScope = Depends(scope_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(PUBLIC),
     settings: ReportingSettings = SettingsDep,
 ) -> ActivityReport:
+    """Training, advisory, improvement-plan and stakeholder figures of a country and period, as
+    counts that name no factory. Filters: country and period. Factory breakdowns (region,
+    size_band, ownership, cycle) are refused; callers other than admin and staff ask for an
+    ended year, and small figures are withheld (docs/disclosure-control.md)."""
     scope = restrict_to_principal(scope, caller)
     audience = audience_for(caller, settings)
     admit_activity(scope, audience)

@@ -1,12 +1,13 @@
+"""The annual report of a country programme: live, and as frozen public editions."""
+
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.app import get_read_session, get_session
-from services.common.auth import PUBLIC, Access, Principal, Role
+from services.common.deps import ReadSessionDep, SessionDep
 from services.common.etag import if_match_exempt
 from services.common.pagination import Page, PageParams
+from services.reporting.access import Anyone, Publisher
 from services.reporting.annual import render, service
 from services.reporting.annual.schemas import AnnualReport, PublicationRead
 from services.reporting.scope import (
@@ -55,13 +56,16 @@ def _rendered(report: AnnualReport, fmt: str, filename: str, etag: str | None = 
 )
 async def annual_report(
     request: Request,
+    caller: Anyone,
+    session: ReadSessionDep,
     year: int = YEAR,
     country: str = COUNTRY,
     format: str | None = FORMAT,
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(PUBLIC),
     settings: ReportingSettings = SettingsDep,
 ) -> Response:
+    """The annual report of a country's year as it stands now, in JSON, HTML, PDF, XLSX or CSV
+    (by Accept or `?format=`). Callers other than admin and staff get the public edition of an
+    ended year, small figures withheld (docs/disclosure-control.md)."""
     fmt = render.negotiate(request.headers.get("accept"), format)
     scope = restrict_to_principal(ReportScope(country=country), caller)
     report = await service.build_annual_report(
@@ -81,18 +85,20 @@ async def annual_report(
 )
 async def publish(
     response: Response,
+    caller: Publisher,
+    session: SessionDep,
     year: int = YEAR,
     country: str = COUNTRY,
-    session: AsyncSession = Depends(get_session),
-    caller: Principal = Depends(Access(Role.ADMIN, Role.STAFF)),
     settings: ReportingSettings = SettingsDep,
 ) -> PublicationRead:
+    """Freezes the public edition of a year's report as it is now, once the year has ended; its
+    ETag is the hash of the frozen JSON. Earlier editions and the live report do not change."""
     publication = await service.publish_annual_report(
         session, year, country, Audience(settings.min_cell_size), caller.subject
     )
     response.headers["location"] = f"/v1/reports/annual/{year}/publications/{publication.id}"
     response.headers["etag"] = f'"{publication.content_hash}"'
-    return PublicationRead.model_validate(publication, from_attributes=True)
+    return PublicationRead.of(publication)
 
 
 @router.get(
@@ -101,18 +107,16 @@ async def publish(
     summary="Published editions of a year's report",
 )
 async def list_publications(
+    caller: Anyone,
+    session: ReadSessionDep,
     year: int = YEAR,
     country: str | None = Query(None, pattern=r"^[A-Z]{2}$"),
     params: PageParams = Depends(service.PUBLICATION_SORTING.page_params),
-    session: AsyncSession = Depends(get_read_session),
-    _caller: Principal = Depends(PUBLIC),
 ) -> Page[PublicationRead]:
+    """The frozen editions of a year's report, open to everyone."""
     rows, next_cursor = await service.list_publications(session, year, country, params)
-    return Page(
-        items=[PublicationRead.model_validate(r, from_attributes=True) for r in rows],
-        next_cursor=next_cursor,
-        total=params.total,
-    )
+    items = [PublicationRead.of(r) for r in rows]
+    return Page(items=items, next_cursor=next_cursor, total=params.total)
 
 
 @router.get(
@@ -124,14 +128,16 @@ async def list_publications(
 async def get_publication(
     request: Request,
     publication_id: str,
+    caller: Anyone,
+    session: ReadSessionDep,
     year: int = YEAR,
     format: str | None = FORMAT,
-    session: AsyncSession = Depends(get_read_session),
-    _caller: Principal = Depends(PUBLIC),
 ) -> Response:
+    """A frozen edition exactly as published, in any format; its JSON is the frozen bytes, and
+    its ETag their hash."""
     fmt = render.negotiate(request.headers.get("accept"), format)
     publication = await service.get_publication(session, year, publication_id)
-    report = AnnualReport.model_validate(publication.content)
+    report = AnnualReport.of(publication)
     if fmt == "json":  # the frozen bytes' source, not a re-serialisation of the model
         return Response(
             service.canonical_json(publication.content),

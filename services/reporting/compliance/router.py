@@ -4,9 +4,10 @@ from typing import Literal, TypeVar
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.app import get_read_session
-from services.common.auth import PUBLIC, Principal
+from services.common.auth import Principal
+from services.common.deps import ReadSessionDep
 from services.common.problems import Problem
+from services.reporting.access import Anyone
 from services.reporting.compliance import service
 from services.reporting.compliance.schemas import (
     ClusterRate,
@@ -28,10 +29,6 @@ from services.reporting.scope import (
 from services.reporting.settings import ReportingSettings
 
 router = APIRouter(prefix="/v1/reports/non-compliance", tags=["reports"])
-
-# Who may call: everyone. Admin and staff get every figure; every other caller asks for published
-# periods and breakdowns only and gets figures through the disclosure rule (disclosure.py).
-
 
 _Item = TypeVar("_Item", ClusterRate, CompliancePointRate, QuestionRate)
 
@@ -61,11 +58,15 @@ async def _rate_report(
     summary="Non-compliance rate by cluster (factories non-compliant on any CP of it)",
 )
 async def rates_by_cluster(
+    caller: Anyone,
+    session: ReadSessionDep,
     scope: ReportScope = Depends(scope_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(PUBLIC),
     settings: ReportingSettings = SettingsDep,
 ) -> RateReport[ClusterRate]:
+    """Non-compliance rate by cluster: the share of assessed factories non-compliant on any
+    compliance point of it. Open to everyone: admin and staff get every figure; every other
+    caller asks for an ended year and its published breakdowns, and gets figures through the
+    disclosure rule (docs/disclosure-control.md)."""
     return await _rate_report(session, scope, caller, settings, service.cluster_rates)
 
 
@@ -75,11 +76,12 @@ async def rates_by_cluster(
     summary="Non-compliance rate by compliance point",
 )
 async def rates_by_compliance_point(
+    caller: Anyone,
+    session: ReadSessionDep,
     scope: ReportScope = Depends(scope_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(PUBLIC),
     settings: ReportingSettings = SettingsDep,
 ) -> RateReport[CompliancePointRate]:
+    """Non-compliance rate by compliance point, under the same disclosure rule as clusters."""
     return await _rate_report(session, scope, caller, settings, service.compliance_point_rates)
 
 
@@ -89,23 +91,28 @@ async def rates_by_compliance_point(
     summary="Non-compliance rate by question (information-only questions excluded)",
 )
 async def rates_by_question(
+    caller: Anyone,
+    session: ReadSessionDep,
     scope: ReportScope = Depends(scope_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(PUBLIC),
     settings: ReportingSettings = SettingsDep,
 ) -> RateReport[QuestionRate]:
+    """Non-compliance rate by question (information-only questions excluded), under the same
+    disclosure rule as clusters."""
     return await _rate_report(session, scope, caller, settings, service.question_rates)
 
 
 @router.get("/trends", response_model=TrendReport, summary="Rates by cycle or by year")
 async def trends(
+    caller: Anyone,
+    session: ReadSessionDep,
     by: Literal["cycle", "year"] = Query("cycle"),
     level: Literal["cluster", "compliance_point"] = Query("cluster"),
     scope: ReportScope = Depends(scope_params),
-    session: AsyncSession = Depends(get_read_session),
-    caller: Principal = Depends(PUBLIC),
     settings: ReportingSettings = SettingsDep,
 ) -> TrendReport:
+    """Rates by cycle or by year. Callers other than admin and staff get years only (400 for
+    cycles): cycles overlap the published years, and their difference would isolate factories
+    assessed off the calendar."""
     scope = restrict_to_principal(scope, caller)
     audience = audience_for(caller, settings)
     admit(scope, audience, period_optional=True)

@@ -1,10 +1,11 @@
+"""How current the reports are, and whether they include a given write."""
+
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Request
 
-from services.common.app import get_read_session
-from services.common.auth import PUBLIC, Principal
+from services.common.deps import ReadSessionDep
+from services.reporting.access import Anyone
 from services.reporting.freshness import service
 from services.reporting.freshness.schemas import Freshness
 
@@ -13,15 +14,19 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 @router.get("/freshness", response_model=Freshness, summary="How current the report data is")
 async def freshness(
+    caller: Anyone,
+    session: ReadSessionDep,
     event: str | None = Query(
         None,
         pattern=service.EVENT_PATTERN,
         description="A write's `Feed-Event` answer header (e.g. `assessment:1234`): the answer "
         "then says whether the reports include that write. Poll until `event.applied`.",
     ),
-    session: AsyncSession = Depends(get_read_session),
-    _caller: Principal = Depends(PUBLIC),
 ) -> Freshness:
+    """How current the report data is: for each source service's change feed, the last event
+    applied and the moment before which every committed change is in the reports. Reports stay
+    servable while a source is down; this says how stale they may be. With `event`, whether
+    the reports include that write yet."""
     return await service.freshness(session, event)
 
 
