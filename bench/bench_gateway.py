@@ -1,7 +1,10 @@
 """Gateway overhead: the same reads and writes sent straight to a service, through nginx as a
 reverse proxy, and through the gateway, in one run (wrk on loopback, bounded duration).
 
-    python -m bench.bench_gateway [--seconds 8] [--connections 32]
+    python -m bench.bench_gateway [--seconds 8] [--connections 32] [--rounds 3]
+
+Each round measures throughput at ``--connections`` and p50 latency at one connection (what
+the gateway adds to a single client's request); ratios are per round, then their median.
 
 Needs Debian's `nginx` and `wrk` (apt-get install nginx-light wrk).
 """
@@ -11,9 +14,11 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import httpx
@@ -62,7 +67,7 @@ def run_wrk(
 ) -> dict[str, float]:
     command = [
         "wrk",
-        "-t2",
+        f"-t{min(2, connections)}",
         f"-c{connections}",
         f"-d{seconds}s",
         "--latency",
@@ -83,16 +88,73 @@ def run_wrk(
     return result
 
 
+Results = dict[tuple[str, str], list[dict[str, float]]]
+
+
+def measure_round(
+    targets: dict[str, str], token: str, seconds: int, connections: int, post_script: Path
+) -> dict[tuple[str, str], dict[str, float]]:
+    """One round: reads then writes, each at ``connections`` and at one connection, the three
+    targets back to back so the machine's state is about the same for each."""
+    figures: dict[tuple[str, str], dict[str, float]] = {}
+    for kind, path, script in (
+        ("read", "/v1/factories?limit=20", None),
+        ("write", "/v1/factories", post_script),
+    ):
+        for name, base in targets.items():
+            figures[(kind, name)] = run_wrk(base + path, token, seconds, connections, script)
+            one = run_wrk(base + path, token, seconds, 1, script)
+            figures[(kind, name)]["c1_50%"] = one["50%"]
+    return figures
+
+
+def report(results: Results, seconds: int, connections: int) -> None:
+    rounds = len(next(iter(results.values())))
+    print(
+        f"\nGateway overhead, {rounds} rounds, {seconds}s per run, {connections} connections "
+        "(throughput) and 1 connection (p50), 1 worker each, SQLite"
+    )
+    print(f"{'request':<7} {'path':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'c1 p50':>8}")
+    for (kind, name), runs in results.items():
+        for r in runs:
+            print(
+                f"{kind:<7} {name:<8} {r['rps']:>9.0f} {r['50%']:>8.2f} {r['99%']:>8.2f} "
+                f"{r['c1_50%']:>8.3f}" + (f"  non-2xx {r['errors']:.0f}" if r["errors"] else "")
+            )
+    for kind in ("read", "write"):
+        ratios = [
+            g["rps"] / n["rps"]
+            for g, n in zip(results[(kind, "gateway")], results[(kind, "nginx")], strict=True)
+        ]
+        added = [
+            g["c1_50%"] - d["c1_50%"]
+            for g, d in zip(results[(kind, "gateway")], results[(kind, "direct")], strict=True)
+        ]
+        nginx_added = [
+            n["c1_50%"] - d["c1_50%"]
+            for n, d in zip(results[(kind, "nginx")], results[(kind, "direct")], strict=True)
+        ]
+        print(
+            f"{kind}: gateway/nginx throughput per round "
+            f"{', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f}); "
+            f"p50 added at 1 connection: gateway "
+            f"{', '.join(f'{a:.3f}' for a in added)} ms (median {statistics.median(added):.3f}), "
+            f"nginx median {statistics.median(nginx_added):.3f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if not (shutil.which("nginx") and shutil.which("wrk")):
         raise SystemExit("needs nginx and wrk: apt-get install nginx-light wrk")
     token = mint_token(AuthSettings(jwt_secret=BENCH_SECRET), role="admin", ttl_seconds=3600)
     # The gateway's per-caller limit would throttle the benchmark itself.
     limits = {"GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000", "GATEWAY_RATE_LIMIT_BURST": "1000000"}
+    results: Results = defaultdict(list)
     with running_platform(extra_env=limits) as platform, tempfile.TemporaryDirectory() as tmp:
         service_port = platform.ports["assessment"]
         nginx_port = free_port()
@@ -115,36 +177,16 @@ def main() -> None:
                 response.raise_for_status()
             post_script = Path(tmp) / "post.lua"
             post_script.write_text(POST_LUA)
-            results: dict[tuple[str, str], dict[str, float]] = {}
-            for kind, path, script in (
-                ("read", "/v1/factories?limit=20", None),
-                ("write", "/v1/factories", post_script),
-            ):
-                for name, base in targets.items():
-                    results[(kind, name)] = run_wrk(
-                        base + path, token, args.seconds, args.connections, script
-                    )
+            for _ in range(args.rounds):
+                measured = measure_round(
+                    targets, token, args.seconds, args.connections, post_script
+                )
+                for key, figures in measured.items():
+                    results[key].append(figures)
         finally:
             nginx.terminate()
             nginx.wait()
-    print(
-        f"\nGateway overhead, {args.connections} connections, {args.seconds}s per run, "
-        "1 worker each, SQLite"
-    )
-    print(f"{'request':<7} {'path':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for (kind, name), r in results.items():
-        print(
-            f"{kind:<7} {name:<8} {r['rps']:>9.0f} {r['50%']:>8.2f} {r['99%']:>8.2f} "
-            f"{r['errors']:>8.0f}"
-        )
-    for kind in ("read", "write"):
-        gateway, nginx_r, direct = (
-            results[(kind, n)]["rps"] for n in ("gateway", "nginx", "direct")
-        )
-        print(
-            f"{kind}: gateway/nginx throughput = {gateway / nginx_r:.2f}, "
-            f"gateway/direct = {gateway / direct:.2f}, nginx/direct = {nginx_r / direct:.2f}"
-        )
+    report(results, args.seconds, args.connections)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from gateway.proxy import forward, route_for
 from gateway.ratelimit import Limiter, make_limiter
 from gateway.replicas import HealthChecker, Upstream, build_upstream
 from gateway.settings import GatewaySettings
+from gateway.upstream_http import Http1Transport
 from services.common.auth import Principal, already_verified, bearer_token, verify_token
 from services.common.input_guard import InputGuardMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
@@ -68,13 +69,7 @@ def create_app(
 
     def make_upstreams() -> dict[str, Upstream]:
         def transport_for(name: str, url: str) -> httpx.AsyncBaseTransport:
-            return (
-                transports.get(url)
-                or transports.get(name)
-                or httpx.AsyncHTTPTransport(
-                    limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
-                )
-            )
+            return transports.get(url) or transports.get(name) or Http1Transport()
 
         return {
             name: build_upstream(

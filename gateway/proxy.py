@@ -96,11 +96,14 @@ def _target(request: Request, base_url: httpx.URL) -> httpx.URL:
 
 
 async def _body(request: Request, replay: bool) -> bytes | AsyncIterator[bytes] | None:
-    """None when there is no body; bytes when it may be sent again; else the stream, once."""
+    """None when there is no body; bytes when it may be sent again or is small; else the
+    stream, sent once as it arrives."""
     declared = request.headers.get("content-length")
     if declared == "0" or (declared is None and "transfer-encoding" not in request.headers):
         return None
-    return await request.body() if replay else request.stream()
+    if replay or (declared is not None and declared.isdigit() and int(declared) <= 65536):
+        return await request.body()  # a small body goes out with the head, in one write
+    return request.stream()
 
 
 async def forward(

@@ -1,0 +1,227 @@
+"""A lean HTTP/1.1 keep-alive client for the gateway's hop to a service replica.
+
+httpx's pooled transport goes through httpcore, h11 and anyio: per proxied request that was
+about half the gateway's Python time under py-spy, plus a second socket write for a GET's empty
+end of message and a readability poll of the pooled socket. This one is an asyncio protocol over
+httptools' C parser: one write per request without a body, idle connections that notice the
+server closing them (no poll), answers streamed back through the same ``httpx.Response`` the
+rest of the gateway reads. It implements ``httpx.AsyncBaseTransport``, so the gateway's own
+calls (health checks, OpenAPI) and tests' in-process transports use the same interface.
+Errors are httpx's: ConnectError/ConnectTimeout before anything was sent, ReadTimeout,
+RemoteProtocolError when a connection dies mid-answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import cast
+
+import httptools
+import httpx
+
+MAX_IDLE = 100
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.closed = False
+        self.head: asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]] | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: deque[bytes] = deque()
+        self.readable = asyncio.Event()
+        self.complete = False
+        self.head_only = False
+        self.error: Exception | None = None
+        self.can_write = asyncio.Event()
+        self.can_write.set()
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(httpx.RemoteProtocolError(f"bad answer from the service: {exc}"))
+            if self.transport is not None:
+                self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.complete:
+            self._fail(httpx.RemoteProtocolError("the service closed the connection"))
+        self.readable.set()
+        self.can_write.set()
+
+    def pause_writing(self) -> None:
+        self.can_write.clear()
+
+    def resume_writing(self) -> None:
+        self.can_write.set()
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if self.head is not None and not self.head.done():
+            self.head.set_result((self.parser.get_status_code(), self.headers))
+        if self.head_only:  # a HEAD answer has no body, whatever its Content-Length says
+            self.on_message_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(body)
+        self.readable.set()
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+        self.readable.set()
+
+    def _fail(self, error: Exception) -> None:
+        self.error = error
+        if self.head is not None and not self.head.done():
+            self.head.set_exception(error)
+
+    # use
+    def reusable(self) -> bool:
+        return (
+            self.complete
+            and not self.closed
+            and not self.head_only
+            and self.parser.should_keep_alive()
+        )
+
+    def start(self, head_only: bool) -> asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]]:
+        self.headers = []
+        self.chunks.clear()
+        self.complete = False
+        self.head_only = head_only
+        self.readable.clear()
+        self.head = asyncio.get_running_loop().create_future()
+        return self.head
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, pool: Http1Transport, conn: _Connection, read_timeout: float) -> None:
+        self.pool = pool
+        self.conn = conn
+        self.read_timeout = read_timeout
+        self.released = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self.conn
+        while True:
+            while conn.chunks:
+                yield conn.chunks.popleft()
+            if conn.complete:
+                return
+            if conn.closed:
+                raise httpx.RemoteProtocolError("the service closed the connection mid-answer")
+            conn.readable.clear()
+            try:
+                async with asyncio.timeout(self.read_timeout):
+                    await conn.readable.wait()
+            except TimeoutError:
+                raise httpx.ReadTimeout("the service stopped sending its answer") from None
+
+    async def aclose(self) -> None:
+        if not self.released:
+            self.released = True
+            self.pool.release(self.conn)
+
+
+class Http1Transport(httpx.AsyncBaseTransport):
+    """Keep-alive connections to one replica (host and port), most recently used first."""
+
+    def __init__(self, max_idle: int = MAX_IDLE) -> None:
+        self.idle: deque[_Connection] = deque()
+        self.max_idle = max_idle
+
+    def release(self, conn: _Connection) -> None:
+        if conn.reusable() and len(self.idle) < self.max_idle:
+            self.idle.append(conn)
+        elif conn.transport is not None and not conn.closed:
+            conn.transport.close()
+
+    async def _connect(self, url: httpx.URL, connect_seconds: float) -> _Connection:
+        while self.idle:
+            conn = self.idle.pop()
+            if not conn.closed:
+                return conn
+        loop = asyncio.get_running_loop()
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            async with asyncio.timeout(connect_seconds):
+                _, conn = await loop.create_connection(
+                    _Connection, url.host, port, ssl=url.scheme == "https" or None
+                )
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"no connection to {url.host}:{port} in time") from None
+        except OSError as exc:
+            raise httpx.ConnectError(f"{url.host}:{port}: {exc}") from exc
+        return conn
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout", {})
+        connect_timeout = timeouts.get("connect") or 5.0
+        read_timeout = timeouts.get("read") or 5.0
+        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+        lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), request.url.raw_path)]
+        lines += [b"%s: %s\r\n" % (name, value) for name, value in request.headers.raw]
+        lines.append(b"\r\n")
+        head_bytes = b"".join(lines)
+        if head_bytes.count(b"\n") != len(lines) or head_bytes.count(b"\r") != len(lines):
+            raise httpx.LocalProtocolError("a header holds a line break; not sent")
+        conn = await self._connect(request.url, connect_timeout)
+        head = conn.start(head_only=request.method == "HEAD")
+        assert conn.transport is not None
+        try:
+            stream = request.stream
+            if isinstance(stream, httpx.ByteStream):  # bytes, or no body: one write
+                conn.transport.write(head_bytes + b"".join([bytes(c) for c in stream]))
+            else:
+                conn.transport.write(head_bytes)
+                await self._send_body(conn, stream, chunked)
+            async with asyncio.timeout(read_timeout):
+                status, headers = await head
+        except TimeoutError:
+            conn.transport.close()
+            raise httpx.ReadTimeout("the service did not answer in time") from None
+        except BaseException:
+            conn.transport.close()
+            raise
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=_Body(self, conn, read_timeout),
+            extensions={"http_version": b"HTTP/1.1"},
+            request=request,
+        )
+
+    async def _send_body(
+        self, conn: _Connection, stream: httpx.AsyncByteStream | object, chunked: bool
+    ) -> None:
+        assert conn.transport is not None and isinstance(stream, httpx.AsyncByteStream)
+        async for chunk in stream:
+            if conn.closed:
+                raise httpx.WriteError("the service closed the connection")
+            if not chunk:
+                continue
+            conn.transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+            await conn.can_write.wait()
+        if chunked:
+            conn.transport.write(b"0\r\n\r\n")
+
+    async def aclose(self) -> None:
+        while self.idle:
+            conn = self.idle.pop()
+            if conn.transport is not None:
+                conn.transport.close()
+        with contextlib.suppress(Exception):
+            await asyncio.sleep(0)
