@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -32,6 +33,9 @@ class AuditEntry(BaseModel):
     state: dict[str, Any] = Field(validation_alias="payload", description="State after the write.")
 
 
+# Once per process: every app built (each test builds its own) includes this same router, as it
+# does the services' module-level routers, instead of analysing its routes' dependencies anew.
+@cache
 def audit_router(
     model: type[OutboxFields],
     service: str,

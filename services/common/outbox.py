@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query
@@ -185,6 +186,9 @@ async def read_changes(
     return ChangePage(items=items, next_cursor=str(last), has_more=has_more)
 
 
+# Once per process: every app built (each test builds its own) includes this same router, as it
+# does the services' module-level routers, instead of analysing its routes' dependencies anew.
+@cache
 def changes_router(
     model: type[OutboxFields],
     session_dependency: Callable[..., AsyncIterator[AsyncSession]],
