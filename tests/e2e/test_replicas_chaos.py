@@ -139,10 +139,10 @@ async def chaos(platform: Platform, env: dict[str, str]) -> tuple[list[Outcome],
     deadline = time.monotonic() + PATIENCE
     await until(lambda: len(outcomes) >= 300 or running.done(), deadline)
     leader = await sync_leader_pid(env)
-    reporting = next(
-        (n for n in platform.replica_names("reporting") if platform.processes[n].pid == leader),
-        "reporting-2",
-    )
+    replicas = platform.replica_names("reporting")
+    holders = [n for n in replicas if platform.processes[n].pid == leader]
+    assert holders, f"no reporting replica holds the sync lease (holder pid {leader})"
+    reporting = holders[0]
     killed = ["assessment-2", "training-2", reporting]
     for name in killed:
         os.kill(platform.processes[name].pid, signal.SIGKILL)
