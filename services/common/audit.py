@@ -58,6 +58,9 @@ def audit_router(
         session: AsyncSession = Depends(session_dependency),
         _caller: Principal = Depends(Access(Role.ADMIN)),
     ) -> Page[AuditEntry]:
+        """Every write of the service, oldest first: what changed (the state after the write),
+        who changed it (token subject and role) and in which request. Admin only: it names
+        the people behind every change."""
         stmt = select(model)
         if aggregate_type:
             stmt = stmt.where(columns.aggregate_type == aggregate_type)
