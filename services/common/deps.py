@@ -18,6 +18,9 @@ Which session to take:
   concurrent writers queue rather than fail; inside a keyed request (Idempotency-Key) it joins
   the request's unit of work (services/common/db.py) and its ``commit()`` is a savepoint's.
 - ``ReadSessionDep`` for a route that only reads: on SQLite it never waits for a writer.
+
+A list's page is not an alias here: each list declares its own sort fields
+(``params: PageParams = Depends(FACTORY_SORTING.page_params)``, services/common/pagination.py).
 """
 
 from __future__ import annotations
@@ -28,8 +31,6 @@ from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import get_read_session, get_session
-from services.common.pagination import PageParams, page_params
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
-PageDep = Annotated[PageParams, Depends(page_params)]

@@ -75,6 +75,56 @@ def test_no_router_commits_or_opens_a_transaction(path: Path) -> None:
     assert transactional_calls(path.read_text(encoding="utf-8")) == []
 
 
+# What a router spells differently from the house style (services/README.md): audiences come
+# from the service's access.py as caller aliases, sessions as SessionDep/ReadSessionDep, rows
+# become answers through XRead.of.
+OFF_STYLE = {
+    "Access": "an audience defined in the router, not in the service's access.py",
+    "PUBLIC": "an audience spelled in the router, not taken from the service's access.py",
+    "ANY_USER": "an audience spelled in the router, not taken from the service's access.py",
+    "get_session": "Depends(get_session) instead of SessionDep",
+    "get_read_session": "Depends(get_read_session) instead of ReadSessionDep",
+    "model_validate": "a row turned into an answer in the router instead of XRead.of(row)",
+    "to_read": "a second row-to-answer idiom instead of XRead.of(row)",
+}
+
+
+ROW_TO_ANSWER = {"model_validate", "to_read"}
+
+
+def off_style(source: str) -> list[tuple[int, str]]:
+    """(line, name) of every name or attribute in ``source`` listed in OFF_STYLE."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            name: str | None = node.id
+        elif isinstance(node, ast.Attribute) and node.attr in ROW_TO_ANSWER:
+            name = node.attr  # service.get_session (a training session) is no dependency
+        elif isinstance(node, ast.alias):
+            name = node.asname or node.name
+        else:
+            continue
+        if name in OFF_STYLE:
+            found.append((getattr(node, "lineno", 0), name))
+    return sorted(set(found))
+
+
+def test_the_style_check_finds_each_spelling() -> None:
+    source = (
+        "from services.common.app import get_session\n"
+        "WRITERS = Access(Role.ADMIN)\n"
+        "read = BrandRead.model_validate(brand)\n"
+        "training = await service.get_session(session, ident, caller)\n"
+    )
+    assert [name for _, name in off_style(source)] == ["get_session", "Access", "model_validate"]
+
+
+@pytest.mark.parametrize("path", ROUTERS, ids=lambda p: str(p.relative_to(SERVICES)))
+def test_routers_read_the_same(path: Path) -> None:
+    found = off_style(path.read_text(encoding="utf-8"))
+    assert [f"line {line}: {name}: {OFF_STYLE[name]}" for line, name in found] == []
+
+
 def imported_services(source: str) -> set[str]:
     """The ``services.<name>`` packages a module imports, however the import is spelled."""
     names: set[str] = set()
@@ -127,7 +177,6 @@ def public_operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="routes get their docstrings service by service (issue 13)")
 def test_every_public_route_says_why_in_a_docstring() -> None:
     """The docstring becomes the operation's OpenAPI description: what the route does and
     which rules apply (who sees what, If-Match, idempotency), for the integrator reading it."""
