@@ -28,7 +28,14 @@ ALLOWED_HEADERS = frozenset(
     }
 )
 # Always named, even when an answer lacks them, so a client's code sees one stable list.
-ALWAYS_EXPOSED = ("etag", "location", "idempotent-replayed", "x-request-id", "retry-after")
+ALWAYS_EXPOSED = (
+    "etag",
+    "location",
+    "idempotent-replayed",
+    "x-request-id",
+    "retry-after",
+    "feed-event",
+)
 # Readable by scripts anyway (the CORS-safelisted response headers), or never to be exposed.
 NOT_EXPOSED = frozenset(
     {
