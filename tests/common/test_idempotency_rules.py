@@ -30,6 +30,7 @@ from services.common.idempotency import (
     _replaying,
     _request_hash,
     _Response,
+    purge_expired,
 )
 from services.common.ids import new_id
 from services.common.problems import conflict
@@ -397,3 +398,23 @@ async def test_a_retry_racing_an_open_attempt_waits_for_it_then_replays_on_postg
     assert replayed.headers["idempotent-replayed"] == "true"
     assert replayed.json() == answered.json()
     assert await notes(notes_database) == 1
+
+
+async def test_purging_deletes_expired_records_only_and_counts_them(
+    notes_database: Database,
+) -> None:
+    now = datetime.now(UTC)
+    async with notes_database.sessionmaker() as session:
+        for key, expires in (("old-1", -60), ("old-2", -1), ("live", 3600)):
+            session.add(
+                NoteIdempotency(
+                    scope_key=f"writer:/v1/notes:{key}",
+                    request_hash="h",
+                    created_at=now - timedelta(days=1),
+                    expires_at=now + timedelta(seconds=expires),
+                )
+            )
+        await session.commit()
+    assert await purge_expired(notes_database.sessionmaker, NoteIdempotency) == 2
+    assert [r.scope_key for r in await records(notes_database)] == ["writer:/v1/notes:live"]
+    assert await purge_expired(notes_database.sessionmaker, NoteIdempotency) == 0
