@@ -43,6 +43,7 @@ def main() -> None:
     factories = "300" if args.quick else "2000"
     backend = "both" if args.postgres else "sqlite"
     run("reporting", "bench.bench_reporting", "--factories", factories, "--backend", backend)
+    run("webhooks (SQLite)", "bench.bench_webhooks", "--runs", "3" if args.quick else "5")
     if shutil.which("nginx") and shutil.which("wrk"):
         run("gateway overhead", "bench.bench_gateway", "--seconds", "4" if args.quick else "8")
     else:
