@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from gateway.replicas import Replica, Upstream
+from gateway.upstream_http import Http1Transport
 from services.common.problems import problem_response
 
 HOP_BY_HOP = frozenset(
@@ -87,12 +88,19 @@ def replayable(request: Request) -> bool:
     return request.method in RETRYABLE_METHODS or "idempotency-key" in request.headers
 
 
-def _target(request: Request, base_url: httpx.URL) -> httpx.URL:
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    target = raw_path.decode("latin-1")
-    if request.url.query:
-        target += "?" + request.url.query
-    return base_url.copy_with(raw_path=target.encode("latin-1"))
+def _target(request: Request) -> bytes:
+    """The request target as the client sent it (its own percent-encoding kept)."""
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    query: bytes = request.scope.get("query_string", b"")
+    return raw_path + b"?" + query if query else raw_path
+
+
+def _url(replica: Replica, target: bytes) -> tuple[httpx.URL, dict[str, object]]:
+    """The gateway's own client takes the target as is (no URL parsed per request); any other
+    transport (tests' in-process ones) gets the full URL."""
+    if isinstance(replica.transport, Http1Transport):
+        return replica.base_url, {"target": target}
+    return replica.base_url.copy_with(raw_path=target), {}
 
 
 async def _body(request: Request, replay: bool) -> bytes | AsyncIterator[bytes] | None:
@@ -128,6 +136,7 @@ async def forward(
     except ClientDisconnect:
         return Response(status_code=499)
     headers = _request_headers(request, identity)
+    target = _target(request)
     timeouts = {
         "connect": upstream.connect_timeout,
         "read": read_timeout,
@@ -148,12 +157,13 @@ async def forward(
         if attempt and replica in tried:
             await asyncio.sleep(retry_backoff * (2 ** (attempt - 1)))
         tried.append(replica)
+        url, extensions = _url(replica, target)
         outgoing = httpx.Request(
             request.method,
-            _target(request, replica.base_url),
+            url,
             headers=headers,
             content=content,
-            extensions={"timeout": timeouts},
+            extensions={"timeout": timeouts, **extensions},
         )
         replica.outstanding += 1
         try:

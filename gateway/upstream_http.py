@@ -37,6 +37,7 @@ class _Connection(asyncio.Protocol):
         self.complete = False
         self.head_only = False
         self.error: Exception | None = None
+        self.keep_alive = False
         self.can_write = asyncio.Event()
         self.can_write.set()
 
@@ -80,6 +81,8 @@ class _Connection(asyncio.Protocol):
         self.readable.set()
 
     def on_message_complete(self) -> None:
+        # Asked now: once the message is done the parser has moved on and says no.
+        self.keep_alive = not self.head_only and self.parser.should_keep_alive()
         self.complete = True
         self.readable.set()
 
@@ -90,17 +93,13 @@ class _Connection(asyncio.Protocol):
 
     # use
     def reusable(self) -> bool:
-        return (
-            self.complete
-            and not self.closed
-            and not self.head_only
-            and self.parser.should_keep_alive()
-        )
+        return self.complete and self.keep_alive and not self.closed
 
     def start(self, head_only: bool) -> asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]]:
         self.headers = []
         self.chunks.clear()
         self.complete = False
+        self.keep_alive = False
         self.head_only = head_only
         self.readable.clear()
         self.head = asyncio.get_running_loop().create_future()
@@ -172,7 +171,8 @@ class Http1Transport(httpx.AsyncBaseTransport):
         connect_timeout = timeouts.get("connect") or 5.0
         read_timeout = timeouts.get("read") or 5.0
         chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-        lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), request.url.raw_path)]
+        target = request.extensions.get("target") or request.url.raw_path
+        lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), target)]
         lines += [b"%s: %s\r\n" % (name, value) for name, value in request.headers.raw]
         lines.append(b"\r\n")
         head_bytes = b"".join(lines)

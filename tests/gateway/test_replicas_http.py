@@ -192,3 +192,15 @@ async def test_the_transport_refuses_a_header_with_a_line_break() -> None:
     with pytest.raises(httpx.LocalProtocolError):
         await transport.handle_async_request(request)
     assert not transport.idle
+
+
+async def test_one_connection_carries_request_after_request(replicas: list[Running]) -> None:
+    one = replicas[0]
+    transport = Http1Transport()
+    async with httpx.AsyncClient(transport=transport, base_url=one.url) as client:
+        answers = [(await client.get(f"/v1/courses/crs_{n}")).json() for n in range(5)]
+        open_connections = len(one.server.server_state.connections)
+        pooled = list(transport.idle)
+    assert [a["path"] for a in answers] == [f"/v1/courses/crs_{n}" for n in range(5)]
+    assert open_connections == 1 and len(pooled) == 1
+    assert one.server.server_state.total_requests == 5
