@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,30 +52,41 @@ def bw(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def migrated_env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+@contextmanager
+def migrated_databases(var_dir: Path, tag: str) -> Iterator[dict[str, str]]:
     """The platform's environment over freshly migrated databases, copied from the run's
-    template (what `bw migrate` would build, without its seconds per test)."""
-    tag = request.node.name[-6:].replace("[", "").replace("]", "").lower()
-    env = platform_env(tmp_path / "var", tag)
+    template (what `bw migrate` would build, without its process start-up and migrations)."""
+    env = platform_env(var_dir, tag)
     if not TEST_DATABASE_URL:
         for service in SERVICES:
-            copy_sqlite(service, tmp_path / "var" / f"{service}.db")
+            copy_sqlite(service, var_dir / f"{service}.db")
         yield env
         return
     clone = f"bw_e2e_{run_id()}_{RUN_ID}_{tag}"
     cloned_url = asyncio.run(clone_pg(TEST_DATABASE_URL, clone))
     if cloned_url is None:  # this role may not create databases: migrate private schemas
         bw("migrate", env=env)
-        yield env
-        for service in SERVICES:
-            asyncio.run(drop_schema(TEST_DATABASE_URL, env[f"{service.upper()}_DB_SCHEMA"]))
+        try:
+            yield env
+        finally:
+            for service in SERVICES:
+                asyncio.run(drop_schema(TEST_DATABASE_URL, env[f"{service.upper()}_DB_SCHEMA"]))
         return
     env["DATABASE_URL"] = cloned_url
     for service in SERVICES:
         env[f"{service.upper()}_DB_SCHEMA"] = service
-    yield env
-    asyncio.run(drop_pg(TEST_DATABASE_URL, clone))
+    try:
+        yield env
+    finally:
+        asyncio.run(drop_pg(TEST_DATABASE_URL, clone))
+
+
+@pytest.fixture
+def migrated_env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """A test's own platform environment over freshly migrated databases."""
+    tag = request.node.name[-6:].replace("[", "").replace("]", "").lower()
+    with migrated_databases(tmp_path / "var", tag) as env:
+        yield env
 
 
 def start_platform(env: dict[str, str], attempts: int = 3) -> Platform:
