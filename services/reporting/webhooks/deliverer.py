@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.common.db import Database
+from services.common.outbox import read_changes
 from services.reporting.models import OutboxEvent
 from services.reporting.settings import ReportingSettings
 from services.reporting.webhooks import policy, signing
@@ -102,20 +103,17 @@ class Deliverer:
             if cursor is None:
                 cursor = WebhookFeedCursor(source=LOCAL_SOURCE, last_event_id=0)
                 session.add(cursor)
-            stmt = (
-                select(OutboxEvent)
-                .where(col(OutboxEvent.id) > cursor.last_event_id)
-                .order_by(col(OutboxEvent.id))
-                .limit(limit)
-            )
-            events = list((await session.execute(stmt)).scalars())
+            # The kernel's own feed read, so this follows whatever rule keeps the feed in
+            # commit order (it never skips an event that commits late).
+            page = await read_changes(session, OutboxEvent, cursor.last_event_id, limit)
+            events = [event.model_dump() for event in page.items]
             if not events:
                 await session.rollback()  # nothing new: no write, no lock held
                 return 0
-            subscriptions = await load_subscriptions(session) if events else []
+            subscriptions = await load_subscriptions(session)
             for event in events:
-                await enqueue(session, LOCAL_SOURCE, event.model_dump(), subscriptions)
-                cursor.last_event_id = int(event.id or 0)
+                await enqueue(session, LOCAL_SOURCE, event, subscriptions)
+            cursor.last_event_id = int(page.next_cursor)
             await session.commit()
         return len(events)
 
