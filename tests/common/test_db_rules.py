@@ -36,6 +36,7 @@ def test_a_database_remembers_where_it_points() -> None:
     database = Database(PG_URL, "assessment")
     assert (database.url, database.schema, database.is_sqlite) == (PG_URL, "assessment", False)
     assert database.engine.echo is False
+    assert Database(PG_URL, echo=True).engine.echo is True
 
 
 @pytest.fixture
