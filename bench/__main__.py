@@ -40,6 +40,17 @@ def main() -> None:
     if postgres:
         run("bulk findings (PostgreSQL)", "bench.bench_findings", *postgres)
     run("attendance uploads", "bench.bench_training")
+    if shutil.which("wrk"):
+        rounds = ["--rounds", "3" if args.quick else "5"]
+        run("per-request cost (SQLite)", "bench.bench_requests", *rounds)
+        if args.postgres:
+            run(
+                "per-request cost (PostgreSQL)",
+                "bench.bench_requests",
+                *rounds,
+                "--postgres",
+                args.postgres,
+            )
     factories = "300" if args.quick else "2000"
     backend = "both" if args.postgres else "sqlite"
     run("reporting", "bench.bench_reporting", "--factories", factories, "--backend", backend)
