@@ -45,7 +45,7 @@ VISIT_SORTING = Sorting(
 
 
 def visit_payload(visit: AdvisoryVisit) -> dict[str, Any]:
-    return VisitRead.model_validate(visit).model_dump(mode="json", include=PAYLOAD_FIELDS)
+    return VisitRead.of(visit).model_dump(mode="json", include=PAYLOAD_FIELDS)
 
 
 async def create_visit(

@@ -3,7 +3,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.training.common import Label, Name, ReferenceId
-from services.training.models import CommitteeMeeting, CommitteeMember
+from services.training.models import Committee, CommitteeMeeting, CommitteeMember
 from services.training.vocabulary import MemberRole, Selection, Sex
 
 
@@ -95,6 +95,24 @@ class CommitteeRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(
+        cls, committee: Committee, members: list[CommitteeMember], counts: MemberCounts
+    ) -> "CommitteeRead":
+        """The committee with every member it ever had, and the counts of its current ones."""
+        return cls(
+            id=committee.id,
+            factory_id=committee.factory_id,
+            country=committee.country,
+            name=committee.name,
+            established_on=committee.established_on,
+            members=[MemberRead.of(m) for m in members],
+            member_counts=counts,
+            version=committee.version,
+            created_at=committee.created_at,
+            updated_at=committee.updated_at,
+        )
 
 
 class MeetingCreate(BaseModel):

@@ -35,7 +35,6 @@ from services.training.committees.schemas import (
     MeetingCreate,
     MemberCounts,
     MemberCreate,
-    MemberRead,
     MemberUpdate,
 )
 from services.training.common import changes, today
@@ -87,18 +86,7 @@ async def members_of(session: AsyncSession, committee_id: str) -> list[Committee
 
 async def committee_read(session: AsyncSession, committee: Committee) -> CommitteeRead:
     members = await members_of(session, committee.id)
-    return CommitteeRead(
-        id=committee.id,
-        factory_id=committee.factory_id,
-        country=committee.country,
-        name=committee.name,
-        established_on=committee.established_on,
-        members=[MemberRead.model_validate(m) for m in members],
-        member_counts=member_counts(members, today()),
-        version=committee.version,
-        created_at=committee.created_at,
-        updated_at=committee.updated_at,
-    )
+    return CommitteeRead.of(committee, members, member_counts(members, today()))
 
 
 async def _emit(session: AsyncSession, event_type: str, committee: Committee) -> None:

@@ -4,6 +4,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.training.common import CatCode, Name, ReferenceId
+from services.training.models import ImprovementItem, ImprovementPlan
 from services.training.vocabulary import ItemStatus
 
 Action = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)]
@@ -78,6 +79,26 @@ class ItemRead(BaseModel):
     history: list[StatusChange]
     version: int
 
+    @classmethod
+    def of(cls, item: ImprovementItem, history: list[StatusChange], overdue: bool) -> "ItemRead":
+        """The item with its status history; ``overdue`` as the plan's rules judge it."""
+        return cls(
+            id=item.id,
+            plan_id=item.plan_id,
+            factory_id=item.factory_id,
+            country=item.country,
+            compliance_point_code=item.compliance_point_code,
+            finding_question_code=item.finding_question_code,
+            action=item.action,
+            owner=item.owner,
+            due_date=item.due_date,
+            status=item.status,
+            completed_at=item.completed_at,
+            overdue=overdue,
+            history=history,
+            version=item.version,
+        )
+
 
 class Progress(BaseModel):
     total: int = 0
@@ -97,3 +118,17 @@ class PlanRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, plan: ImprovementPlan, items: list[ItemRead], progress: Progress) -> "PlanRead":
+        return cls(
+            id=plan.id,
+            factory_id=plan.factory_id,
+            country=plan.country,
+            assessment_id=plan.assessment_id,
+            items=items,
+            progress=progress,
+            version=plan.version,
+            created_at=plan.created_at,
+            updated_at=plan.updated_at,
+        )

@@ -253,22 +253,7 @@ async def item_reads(
         for change in (await session.execute(stmt)).scalars():
             history[change.item_id].append(StatusChange.model_validate(change))
     return [
-        ItemRead(
-            id=i.id,
-            plan_id=i.plan_id,
-            factory_id=i.factory_id,
-            country=i.country,
-            compliance_point_code=i.compliance_point_code,
-            finding_question_code=i.finding_question_code,
-            action=i.action,
-            owner=i.owner,
-            due_date=i.due_date,
-            status=i.status,
-            completed_at=i.completed_at,
-            overdue=is_overdue(i.status, i.due_date, as_of),
-            history=history[i.id],
-            version=i.version,
-        )
+        ItemRead.of(i, history[i.id], overdue=is_overdue(i.status, i.due_date, as_of))
         for i in items
     ]
 
@@ -283,19 +268,7 @@ async def plan_reads(session: AsyncSession, plans: list[ImprovementPlan]) -> lis
         progress = Progress(total=len(items), overdue=sum(i.overdue for i in items))
         for item in items:
             setattr(progress, item.status, getattr(progress, item.status) + 1)
-        result.append(
-            PlanRead(
-                id=plan.id,
-                factory_id=plan.factory_id,
-                country=plan.country,
-                assessment_id=plan.assessment_id,
-                items=items,
-                progress=progress,
-                version=plan.version,
-                created_at=plan.created_at,
-                updated_at=plan.updated_at,
-            )
-        )
+        result.append(PlanRead.of(plan, items, progress))
     return result
 
 

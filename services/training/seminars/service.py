@@ -41,7 +41,7 @@ SEMINAR_SORTING = Sorting(
 
 
 def seminar_payload(seminar: Seminar) -> dict[str, Any]:
-    return SeminarRead.model_validate(seminar).model_dump(mode="json", include=PAYLOAD_FIELDS)
+    return SeminarRead.of(seminar).model_dump(mode="json", include=PAYLOAD_FIELDS)
 
 
 async def create_seminar(

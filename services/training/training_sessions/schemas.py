@@ -4,7 +4,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.training.common import Label, Name, ReferenceId
-from services.training.models import Participant
+from services.training.models import Course, Participant, TrainingSession
 from services.training.vocabulary import Delivery, ParticipantRole, Sex, Topic
 
 
@@ -137,3 +137,33 @@ class SessionRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(
+        cls,
+        training: TrainingSession,
+        course: Course,
+        counts: ParticipantCounts,
+        only_factory: str | None,
+    ) -> "SessionRead":
+        """The session as a caller sees it: a factory sees itself and its own participants
+        only (``counts`` are already limited to ``only_factory``)."""
+        factory_ids = list(training.factory_ids)
+        if only_factory is not None:
+            factory_ids = [f for f in factory_ids if f == only_factory]
+        return cls(
+            id=training.id,
+            course_id=training.course_id,
+            course_topic=course.topic,
+            start_date=training.start_date,
+            end_date=training.end_date,
+            trainers=list(training.trainers),
+            venue=training.venue,
+            delivery=training.delivery,
+            country=training.country,
+            factory_ids=factory_ids,
+            participants=counts,
+            version=training.version,
+            created_at=training.created_at,
+            updated_at=training.updated_at,
+        )

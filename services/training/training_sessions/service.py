@@ -100,38 +100,13 @@ async def _counts(
     return counts
 
 
-def session_read(
-    training: TrainingSession, course: Course, counts: ParticipantCounts, only_factory: str | None
-) -> SessionRead:
-    """The session as a caller sees it: a factory sees itself and its own participants only."""
-    factory_ids = list(training.factory_ids)
-    if only_factory is not None:
-        factory_ids = [f for f in factory_ids if f == only_factory]
-    return SessionRead(
-        id=training.id,
-        course_id=training.course_id,
-        course_topic=course.topic,
-        start_date=training.start_date,
-        end_date=training.end_date,
-        trainers=list(training.trainers),
-        venue=training.venue,
-        delivery=training.delivery,
-        country=training.country,
-        factory_ids=factory_ids,
-        participants=counts,
-        version=training.version,
-        created_at=training.created_at,
-        updated_at=training.updated_at,
-    )
-
-
 async def read_sessions(
     session: AsyncSession, rows: list[TrainingSession], principal: Principal | None
 ) -> list[SessionRead]:
     scope = factory_scope(principal) if principal else None
     counts = await _counts(session, [r.id for r in rows], scope)
     courses = {c.id: c for c in await _courses(session, {r.course_id for r in rows})}
-    return [session_read(r, courses[r.course_id], counts[r.id], scope) for r in rows]
+    return [SessionRead.of(r, courses[r.course_id], counts[r.id], scope) for r in rows]
 
 
 async def _courses(session: AsyncSession, ids: set[str]) -> list[Course]:
