@@ -179,6 +179,11 @@ TARGETS: tuple[Target, ...] = (
                 "the same SQLite driver either way; this one only saves thread hops (bench/)",
             ),
             Equivalent(
+                r'"server_settings": \{"search_path": schema\}',
+                "PostgreSQL setting names are case-insensitive: SEARCH_PATH is search_path "
+                "(the other mutants of this line are killed by the PostgreSQL-only test)",
+            ),
+            Equivalent(
                 r"expire_on_commit=False\)",
                 "None is as false as False",
             ),

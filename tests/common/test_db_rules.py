@@ -30,6 +30,7 @@ def test_a_postgresql_engine_keeps_a_pool_of_ten_plus_ten() -> None:
     assert pool.size() == 10
     assert pool._max_overflow == 10  # type: ignore[attr-defined]
     assert engine.echo is True
+    assert make_engine(PG_URL).echo is False
 
 
 def test_a_database_remembers_where_it_points() -> None:
