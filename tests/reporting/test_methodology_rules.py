@@ -200,3 +200,62 @@ async def test_staff_trends_show_every_years_average(client: httpx.AsyncClient) 
     totals = {i["period"]: i for i in response.json()["items"] if i["code"] == "ALL"}
     assert totals[2023]["average_share_of_compliance_points_non_compliant"] == 0.5
     assert totals[2023]["withheld"] is None
+
+
+async def test_questions_carry_their_text_point_and_cluster_in_catalogue_order(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(f"{RATES}/questions", params={"country": "UZ"}, headers=STAFF)
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    # CL-9-1, named by no catalogue, has no known place: it comes last.
+    codes = [f"{code}-1-1" for code, _, _ in CLUSTERS] + ["CL-9-1"]
+    assert [i["question_code"] for i in items] == codes
+    first = items[0]
+    assert first["question_text"] == "Ish haqi: savol 1?"
+    assert (first["compliance_point_code"], first["cluster_code"]) == ("CL-1", "CL")
+    assert first["compliance_point_name"] == "Child Labour / Ish haqi"
+    assert (first["factories_assessed"], first["factories_non_compliant"]) == (5, 2)
+
+
+async def test_a_public_caller_sees_a_published_years_figures_and_not_the_others(
+    client: httpx.AsyncClient,
+) -> None:
+    async def public(path: str, year: int) -> dict[str, Any]:
+        response = await client.get(
+            f"{RATES}/{path}", params={"country": "UZ", "year": year}, headers=PUBLIC
+        )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    published = await public("clusters", 2024)
+    assert published["summary"]["withheld"] is None
+    assert published["summary"]["average_share_of_compliance_points_non_compliant"] == 0.4
+    assert all(i["withheld"] is None for i in published["items"])
+    assert published["items"][0]["non_compliance_rate"] == 0.4
+    questions = {i["question_code"]: i for i in (await public("questions", 2024))["items"]}
+    assert questions.pop("CL-9-1")["withheld"] is not None  # one factory behind it
+    assert all(i["withheld"] is None for i in questions.values())
+    withheld = await public("clusters", 2023)
+    assert withheld["summary"]["withheld"] is not None
+    assert withheld["summary"]["average_share_of_compliance_points_non_compliant"] is None
+
+
+async def test_trends_name_each_code_and_put_all_factories_last_in_each_period(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(
+        f"{RATES}/trends", params={"by": "year", "level": "cluster"}, headers=STAFF
+    )
+    items = response.json()["items"]
+    for year in (2023, 2024):
+        codes = [i["code"] for i in items if i["period"] == year]
+        assert codes == [code for code, _, _ in CLUSTERS] + ["ALL"]
+    assert {i["name"] for i in items if i["code"] == "CL"} == {"Child Labour"}
+    public = await client.get(
+        f"{RATES}/trends",
+        params={"by": "year", "level": "cluster", "country": "UZ"},
+        headers=PUBLIC,
+    )
+    shown = [i for i in public.json()["items"] if i["period"] == 2024 and i["code"] == "CL"]
+    assert shown[0]["withheld"] is None and shown[0]["non_compliance_rate"] == 0.4
