@@ -213,6 +213,13 @@ TARGETS: tuple[Target, ...] = (
         ),
         ("tests/reporting/test_methodology.py", "tests/reporting/test_methodology_rules.py"),
         sample=FIFTH,
+        equivalents=(
+            Equivalent(
+                r'^\s+"withheld": None,$',
+                "the rate's withheld defaults to None: a misspelt key is dropped and the same "
+                "None stands",
+            ),
+        ),
     ),
     Target(
         "disclosure",
