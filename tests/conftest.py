@@ -5,8 +5,11 @@ served in-process through httpx's ASGITransport."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import copy
+import json
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +20,7 @@ from gateway.settings import GatewaySettings
 from services.assessment.app import create_app as create_assessment
 from services.assessment.models import metadata as assessment_metadata
 from services.assessment.settings import AssessmentSettings
+from services.common.app import _api_routes
 from services.common.db import Database
 from services.reporting.app import create_app as create_reporting
 from services.reporting.models import metadata as reporting_metadata
@@ -88,22 +92,65 @@ async def reporting_database(db_dir: Path) -> AsyncIterator[Database]:
         yield database
 
 
+_documents: dict[str, dict[str, Any]] = {}
+
+
+def _document_key(app: FastAPI) -> str:
+    """What a service's OpenAPI document is made of: its settings and every route's path,
+    methods, endpoint and response model. Two apps alike in all of it publish the same one."""
+    routes = [
+        (
+            sorted(route.methods or ()),
+            route.path,
+            route.endpoint.__module__,
+            route.endpoint.__qualname__,
+            repr(route.response_model),
+            route.include_in_schema,
+        )
+        for route in _api_routes(app.routes)
+    ]
+    settings = app.state.settings.model_dump_json()
+    return json.dumps([app.title, app.version, app.description, settings, routes], default=repr)
+
+
+def _document_once_per_process(app: FastAPI) -> FastAPI:
+    """Generating a service's document costs about a second of CPU, and every test builds its
+    apps anew: the first app alike generates it (the code under test), the others get a copy
+    of it, so no test sees another's changes."""
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            key = _document_key(app)
+            if key in _documents:
+                app.openapi_schema = copy.deepcopy(_documents[key])
+            else:
+                _documents[key] = copy.deepcopy(generate())
+        return generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
 @pytest.fixture
 async def assessment_app(assessment_database: Database) -> FastAPI:
     await empty_tables(assessment_database, assessment_metadata)
-    return create_assessment(AssessmentSettings(), assessment_database, TEST_AUTH)
+    app = create_assessment(AssessmentSettings(), assessment_database, TEST_AUTH)
+    return _document_once_per_process(app)
 
 
 @pytest.fixture
 async def training_app(training_database: Database) -> FastAPI:
     await empty_tables(training_database, training_metadata)
-    return create_training(TrainingSettings(), training_database, TEST_AUTH)
+    app = create_training(TrainingSettings(), training_database, TEST_AUTH)
+    return _document_once_per_process(app)
 
 
 @pytest.fixture
 async def reporting_app(reporting_database: Database) -> FastAPI:
     await empty_tables(reporting_database, reporting_metadata)
-    return create_reporting(ReportingSettings(), reporting_database, TEST_AUTH)
+    app = create_reporting(ReportingSettings(), reporting_database, TEST_AUTH)
+    return _document_once_per_process(app)
 
 
 def _client(app: FastAPI, name: str) -> httpx.AsyncClient:
