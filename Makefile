@@ -7,7 +7,11 @@ STAMP := $(VENV)/.installed
 export BW_VAR_DIR ?= var
 TEST_DATABASE_URL_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 # Test workers per database pass (pytest-xdist); both passes run at once under `make test`.
-# Each pass records coverage; `make test` judges the two together (fail_under, pyproject.toml).
+# Coverage is measured once, by the PostgreSQL pass when one answers (it reaches the most: 90.9%
+# alone, 89.3% for SQLite, 91.1% both, 25 Nov 2026), else by the SQLite pass: tracing costs a
+# pass half as much CPU again. `make test` judges it (fail_under, pyproject.toml).
+COVERED_PASSES ?= sqlite postgres
+COVERAGE = --cov --cov-report= --cov-fail-under=0
 TEST_WORKERS ?= 2
 TEST_OUT := build/test
 # Whole modules per worker (module-scoped platforms start once), in collection order (process
@@ -16,8 +20,7 @@ TEST_OUT := build/test
 # every pytest process rewrites and compiles again the test modules and the pytest plugins'
 # packages (schemathesis, hypothesis), ~1.7 s of CPU each time.
 PYTEST_PASS = PYTHONDONTWRITEBYTECODE= \
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder \
-	--cov --cov-report= --cov-fail-under=0
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 .PHONY: run test test-sqlite test-postgres lint format bench install migrate seed clean
 
@@ -50,20 +53,24 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 ## The whole suite: lint, the tests on SQLite and on PostgreSQL (when one answers), all three
-## at once (each one's output is printed whole when it ends), then the coverage of both passes.
+## at once (each one's output is printed whole when it ends), then the coverage measured.
 test: $(STAMP)
 	@rm -rf $(TEST_OUT) && mkdir -p $(TEST_OUT)
-	@$(MAKE) --no-print-directory -j3 --output-sync=target lint test-sqlite test-postgres
+	@if $(BIN)/python -m tests.pg_available "$${TEST_DATABASE_URL:-$(TEST_DATABASE_URL_PG)}"; \
+	then covered=postgres; else covered=sqlite; fi; \
+	$(MAKE) --no-print-directory -j3 --output-sync=target COVERED_PASSES=$$covered \
+		lint test-sqlite test-postgres
 	@export COVERAGE_FILE=$(TEST_OUT)/.coverage; \
 	$(BIN)/coverage combine --quiet $(TEST_OUT) && \
 	total="$$($(BIN)/coverage report --format=total --precision=1)"; status=$$?; \
-	echo "Coverage of services, gateway and bw by both passes: $$total% (floor: fail_under in pyproject.toml)"; \
+	echo "Coverage of services, gateway and bw: $$total% (floor: fail_under in pyproject.toml)"; \
 	exit $$status
 
 test-sqlite: $(STAMP)
 	@mkdir -p $(TEST_OUT)
 	env -u TEST_DATABASE_URL -u DATABASE_URL COVERAGE_FILE=$(TEST_OUT)/.coverage.sqlite \
-		$(PYTEST_PASS) --basetemp=$(TEST_OUT)/tmp-sqlite
+		$(PYTEST_PASS) $(if $(filter sqlite,$(COVERED_PASSES)),$(COVERAGE)) \
+		--basetemp=$(TEST_OUT)/tmp-sqlite
 
 test-postgres: $(STAMP)
 	@mkdir -p $(TEST_OUT)
@@ -71,7 +78,8 @@ test-postgres: $(STAMP)
 	if $(BIN)/python -m tests.pg_available "$$url"; then \
 		echo "PostgreSQL at $$url"; \
 		TEST_DATABASE_URL="$$url" COVERAGE_FILE=$(TEST_OUT)/.coverage.postgres \
-			$(PYTEST_PASS) --basetemp=$(TEST_OUT)/tmp-postgres; \
+			$(PYTEST_PASS) $(if $(filter postgres,$(COVERED_PASSES)),$(COVERAGE)) \
+			--basetemp=$(TEST_OUT)/tmp-postgres; \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL is not reachable at $$url, and CI requires it" >&2; exit 1; \
 	else \
