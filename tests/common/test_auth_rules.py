@@ -18,6 +18,7 @@ from services.common.auth import (
     Access,
     Principal,
     Role,
+    access_extension,
     bearer_token,
     current_principal,
     current_principal_var,
@@ -194,3 +195,24 @@ async def test_an_admitted_caller_is_remembered_for_the_request() -> None:
 def test_an_access_shows_its_roles_in_order() -> None:
     assert repr(Access(Role.STAFF, Role.ADMIN)) == "Access(['admin', 'staff'], anonymous=False)"
     assert repr(Access(anonymous=True)) == "Access([], anonymous=True)"
+
+
+def test_a_token_signed_with_another_key_is_refused_saying_why() -> None:
+    forged = jwt.encode(
+        jwt.decode(signed(), options={"verify_signature": False}),
+        "another-secret-that-is-long-enough-for-hs256-0123456789",
+        algorithm="HS256",
+    )
+    assert refusal(forged) == "The token is not valid: Signature verification failed."
+
+
+@pytest.mark.parametrize(("role", "claim"), [("factory", "factory_id"), ("brand", "brand_id")])
+def test_a_factory_or_brand_token_must_name_its_own(role: str, claim: str) -> None:
+    assert refusal(signed(role=role)) == f"A {role} token must name its {claim}."
+
+
+def test_an_access_is_published_as_its_sorted_roles_and_whether_anonymous() -> None:
+    assert access_extension(Access(Role.STAFF, Role.ADMIN, anonymous=True)) == {
+        "roles": ["admin", "staff"],
+        "anonymous": True,
+    }

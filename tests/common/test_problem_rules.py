@@ -18,8 +18,10 @@ from services.common.problems import (
     PROBLEM_CONTENT_TYPE,
     PROBLEM_TYPE_BASE,
     Problem,
+    already_exists,
     conflict,
     install_problem_handlers,
+    normalise_errors,
     not_found,
     problem_response,
     problem_type,
@@ -133,6 +135,10 @@ def problem_app() -> FastAPI:
             raise HTTPException(403, detail=["not", "a", "string"])
         if kind == "missing":
             raise HTTPException(404, detail="Gone elsewhere.")
+        if kind == "teapot":
+            raise HTTPException(418, detail="Short and stout.")
+        if kind == "sort":
+            raise Problem(400, "No such order.", kind="invalid-sort")
         raise HTTPException(401, detail="Who?", headers={"WWW-Authenticate": "Bearer"})
 
     @app.post("/shape")
@@ -242,3 +248,30 @@ async def test_an_unhandled_error_is_a_logged_500_without_internals(
     assert record.getMessage() == "unhandled error"
     assert record.path == "/crash"  # type: ignore[attr-defined]
     assert record.exc_info is not None
+
+
+def test_an_error_without_a_location_is_about_the_whole_request() -> None:
+    assert normalise_errors([{"message": "Value error, too many"}]) == [
+        {"location": "", "message": "too many"}
+    ]
+
+
+def test_already_exists_is_its_own_409_and_keeps_its_members() -> None:
+    taken = already_exists("Taken.", field="name")
+    assert (taken.type, taken.extra) == (PROBLEM_TYPE_BASE + "already-exists", {"field": "name"})
+
+
+async def test_a_raised_problem_keeps_its_specific_kind(client: httpx.AsyncClient) -> None:
+    body = body_of(await client.get("/http/sort"), 400)
+    assert (body["type"], body["title"]) == (PROBLEM_TYPE_BASE + "invalid-sort", "Invalid sort")
+
+
+async def test_an_http_error_of_a_status_without_a_kind_is_about_blank_and_logged(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="bw.problems"):
+        body = body_of(await client.get("/http/teapot"), 418)
+    assert (body["type"], body["title"]) == ("about:blank", "I'm a Teapot")
+    [record] = [r for r in caplog.records if r.name == "bw.problems"]
+    assert record.getMessage() == "unregistered problem type"
+    assert record.problem_type == "about:blank"  # type: ignore[attr-defined]
