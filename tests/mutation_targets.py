@@ -45,7 +45,11 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "etag",
         (f"{COMMON}/etag.py",),
-        ("tests/common/test_etag.py", "tests/common/test_etag_rules.py"),
+        (
+            "tests/common/test_etag.py",
+            "tests/common/test_etag_rules.py",
+            "tests/gateway/test_not_modified.py",
+        ),
         equivalents=(
             Equivalent(
                 r'title="Precondition (Failed|Required)"',

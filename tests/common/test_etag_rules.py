@@ -16,7 +16,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.requests import Request
 
 from services.common.db import Database
-from services.common.etag import commit_update, etag_for, require_if_match, stale_write_guard
+from services.common.etag import (
+    commit_update,
+    etag_for,
+    none_match,
+    require_if_match,
+    stale_write_guard,
+)
 from services.common.outbox import append_event
 from services.common.problems import Problem
 from tests.common.notes_app import Note, NoteOutbox
@@ -230,3 +236,25 @@ async def test_two_open_transactions_racing_on_postgresql_one_wins_one_is_412(
             await asyncio.wait_for(racing, timeout=30)
         assert caught.value.status == 412
     await _assert_only_the_first_write(notes_database, note_id)
+
+
+@pytest.mark.parametrize(
+    ("header", "etag", "matches"),
+    [
+        ('"a.v1"', '"a.v1"', True),
+        ("*", '"a.v1"', True),
+        ('W/"a.v1"', '"a.v1"', True),
+        ('"a.v1"', 'W/"a.v1"', True),
+        ('"b.v1", "a.v1"', '"a.v1"', True),
+        ('"b.v1","a.v1"', '"a.v1"', True),
+        ('"a.v1"', '"a.v2"', False),
+        ('w/"a.v1"', '"a.v1"', False),
+        ('"a.v1"W/', '"a.v1"', False),
+        ('"b.v1" "a.v1"', '"a.v1"', False),
+        ('"*"', '"a.v1"', False),
+    ],
+)
+def test_if_none_match_compares_weakly_and_takes_a_list_or_a_star(
+    header: str, etag: str, matches: bool
+) -> None:
+    assert none_match(header, etag) is matches
