@@ -127,8 +127,11 @@ async def forward(
 
     A replayable request (see ``replayable``) that fails to connect, loses its connection, or
     meets a 502/503 is tried again, on another replica when there is one (a 502/503 only on
-    another: the same one would answer the same). A replica's circuit counts one failure per
-    request, however many attempts it took."""
+    another: the same one would answer the same). With several replicas it may try each of them
+    once (at least ``1 + retries`` attempts), never one already tried, so it fails only when
+    none is left; with one replica it tries that one ``1 + retries`` times. A reused connection
+    the replica had closed is retried on a new one by the transport and is no failure here. A
+    replica's circuit counts one failure per request, however many attempts it took."""
     service = upstream.name
     replay = replayable(request)
     try:
@@ -143,7 +146,7 @@ async def forward(
         "write": read_timeout,
         "pool": upstream.connect_timeout,
     }
-    attempts = 1 + (retries if replay else 0)
+    attempts = max(1 + retries, len(upstream.replicas)) if replay else 1
     tried: list[Replica] = []
     failed: set[int] = set()
     answer: httpx.Response | None = None
@@ -163,7 +166,7 @@ async def forward(
             url,
             headers=headers,
             content=content,
-            extensions={"timeout": timeouts, **extensions},
+            extensions={"timeout": timeouts, "replay": replay, **extensions},
         )
         replica.outstanding += 1
         try:

@@ -68,8 +68,10 @@ class Upstream:
 
         Healthy replicas with a closed circuit come first, fewest in flight, ties in turn. Then
         any untried one its circuit lets through (a half-open trial, or one the health check
-        last saw down: its view may be stale and a refused connection costs little). Failing
-        those, the replica just tried, once more, as with a single URL."""
+        last saw down: its view may be stale and a refused connection costs little). Among
+        several, a replica already tried for this request is never picked again (it just failed;
+        another try there could take the request's last chance while a healthy one waits); with
+        a single URL the one replica is tried once more."""
         fresh = [r for r in self.replicas if r not in tried]
         ready = [r for r in fresh if r.healthy and r.breaker.state() is CircuitState.CLOSED]
         if ready:
@@ -82,7 +84,7 @@ class Upstream:
             if not wait:
                 return replica
             waits.append(wait)
-        if tried:
+        if tried and len(self.replicas) == 1:
             return tried[-1]
         return min(waits) if waits else 1.0
 

@@ -9,6 +9,12 @@ rest of the gateway reads. It implements ``httpx.AsyncBaseTransport``, so the ga
 calls (health checks, OpenAPI) and tests' in-process transports use the same interface.
 Errors are httpx's: ConnectError/ConnectTimeout before anything was sent, ReadTimeout,
 RemoteProtocolError when a connection dies mid-answer.
+
+A kept-alive connection can be closed by the server at any moment (uvicorn drops idle ones
+after 5 s; a killed process resets them all) and the close may cross our request on the wire.
+Such a request failed before the server read it: when the connection was reused, no byte of
+the answer came back, and the request may be sent again (a read, or ``extensions["replay"]``),
+it goes once more on a new connection instead of failing -- the replica is not at fault.
 """
 
 from __future__ import annotations
@@ -23,6 +29,12 @@ import httptools
 import httpx
 
 MAX_IDLE = 100
+REPLAY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class StaleConnectionError(httpx.RemoteProtocolError):
+    """A reused keep-alive connection died before any byte of the answer: the server closed it
+    while idle, so it never read the request. Not a sign the replica is down."""
 
 
 class _Connection(asyncio.Protocol):
@@ -35,6 +47,8 @@ class _Connection(asyncio.Protocol):
         self.chunks: deque[bytes] = deque()
         self.readable = asyncio.Event()
         self.complete = False
+        self.reused = False  # taken from the idle pool, not freshly connected
+        self.received = False  # a byte of the current answer arrived
         self.head_only = False
         self.error: Exception | None = None
         self.keep_alive = False
@@ -46,6 +60,7 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
+        self.received = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -100,6 +115,7 @@ class _Connection(asyncio.Protocol):
         self.chunks.clear()
         self.complete = False
         self.keep_alive = False
+        self.received = False
         self.head_only = head_only
         self.readable.clear()
         self.head = asyncio.get_running_loop().create_future()
@@ -148,10 +164,13 @@ class Http1Transport(httpx.AsyncBaseTransport):
         elif conn.transport is not None and not conn.closed:
             conn.transport.close()
 
-    async def _connect(self, url: httpx.URL, connect_seconds: float) -> _Connection:
-        while self.idle:
+    async def _connect(
+        self, url: httpx.URL, connect_seconds: float, *, fresh: bool = False
+    ) -> _Connection:
+        while self.idle and not fresh:
             conn = self.idle.pop()
             if not conn.closed:
+                conn.reused = True
                 return conn
         loop = asyncio.get_running_loop()
         port = url.port or (443 if url.scheme == "https" else 80)
@@ -167,6 +186,15 @@ class Http1Transport(httpx.AsyncBaseTransport):
         return conn
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._send(request, fresh=False)
+        except StaleConnectionError:
+            replay = request.method in REPLAY_METHODS or request.extensions.get("replay")
+            if not replay or not isinstance(request.stream, httpx.ByteStream):
+                raise  # a streamed body is gone, and a plain write goes out once
+            return await self._send(request, fresh=True)
+
+    async def _send(self, request: httpx.Request, *, fresh: bool) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
         connect_timeout = timeouts.get("connect") or 5.0
         read_timeout = timeouts.get("read") or 5.0
@@ -178,7 +206,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         head_bytes = b"".join(lines)
         if head_bytes.count(b"\n") != len(lines) or head_bytes.count(b"\r") != len(lines):
             raise httpx.LocalProtocolError("a header holds a line break; not sent")
-        conn = await self._connect(request.url, connect_timeout)
+        conn = await self._connect(request.url, connect_timeout, fresh=fresh)
         head = conn.start(head_only=request.method == "HEAD")
         assert conn.transport is not None
         try:
@@ -193,6 +221,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
         except TimeoutError:
             conn.transport.close()
             raise httpx.ReadTimeout("the service did not answer in time") from None
+        except (httpx.RemoteProtocolError, httpx.WriteError) as exc:
+            conn.transport.close()
+            if conn.reused and not conn.received:
+                raise StaleConnectionError(f"a kept-alive connection was closed: {exc}") from exc
+            raise
         except BaseException:
             conn.transport.close()
             raise
