@@ -1,0 +1,179 @@
+"""Retries among replicas, deterministically (issue 12): a kept-alive connection the replica
+closes as the next request crosses it, a dead port among the replicas in either order, every
+replica but one dead. The chaos test meets these by chance; here each is made to happen."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.replicas import Upstream
+from gateway.settings import GatewaySettings
+from gateway.upstream_http import Http1Transport, StaleConnectionError
+from tests.e2e.conftest import free_port
+from tests.support import TEST_AUTH, auth_header
+
+STAFF = auth_header("staff")
+
+ANSWER = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 17\r\n\r\n"
+    b'{"served_by":"a"}'
+)
+
+
+class OneRequestPerConnection:
+    """A replica that answers the first request on a connection with keep-alive, then closes
+    the connection when the next request arrives, unanswered: the race of uvicorn's idle close
+    (or a killed process) with a request on a pooled connection, every time.
+    ``always_close`` closes before answering even the first (a replica that is truly broken)."""
+
+    def __init__(self, *, always_close: bool = False) -> None:
+        self.always_close = always_close
+        self.connections = 0
+        self.answered = 0
+        self.dropped = 0
+        self.server: asyncio.Server | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> bool:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return False
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length" and int(value) > 0:
+                await reader.readexactly(int(value))
+        return True
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            if await self._read_request(reader):
+                if self.always_close:
+                    self.dropped += 1
+                    return
+                writer.write(ANSWER)
+                await writer.drain()
+                self.answered += 1
+            if await self._read_request(reader):
+                self.dropped += 1  # the second request on this connection: closed, unanswered
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def gateway(urls: list[str]) -> tuple[httpx.AsyncClient, Upstream]:
+    """A gateway over these training replicas (no background health checks: only requests
+    move replicas in and out here), and its training upstream to look into."""
+    app = create_app(
+        GatewaySettings(
+            training_url=",".join(urls),
+            retry_backoff_seconds=0,
+            health_check_interval_seconds=0,
+            rate_limit_per_minute=100_000,
+            rate_limit_burst=100_000,
+        ),
+        TEST_AUTH,
+    )
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+    return client, app.state.upstreams["training"]
+
+
+@pytest.fixture
+async def forgetful() -> AsyncIterator[OneRequestPerConnection]:
+    server = OneRequestPerConnection()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_a_read_on_a_connection_closed_under_it_goes_again_on_a_new_one(
+    forgetful: OneRequestPerConnection,
+) -> None:
+    transport = Http1Transport()
+    async with httpx.AsyncClient(transport=transport, base_url=forgetful.url) as client:
+        answers = [(await client.get("/v1/courses")).status_code for _ in range(3)]
+    assert answers == [200, 200, 200]
+    # The 2nd and 3rd each met a closed pooled connection and went on a new one.
+    assert (forgetful.connections, forgetful.dropped, forgetful.answered) == (3, 2, 3)
+
+
+async def test_a_plain_write_on_a_closed_connection_is_not_sent_twice(
+    forgetful: OneRequestPerConnection,
+) -> None:
+    transport = Http1Transport()
+    async with httpx.AsyncClient(transport=transport, base_url=forgetful.url) as client:
+        first = await client.post("/v1/courses", content=b"{}")
+        with pytest.raises(StaleConnectionError):
+            await client.post("/v1/courses", content=b"{}")
+        keyed = httpx.Request(
+            "POST", forgetful.url + "/v1/courses", content=b"{}", extensions={"replay": True}
+        )
+        await client.get("/v1/courses")  # leaves a kept-alive connection in the pool
+        replayed = await transport.handle_async_request(keyed)
+    assert first.status_code == 200 and replayed.status_code == 200
+    # The refused write died on the first (reused) connection; the GET opened a second, the
+    # keyed write met it closed and went on a third.
+    assert (forgetful.connections, forgetful.dropped) == (3, 2)
+
+
+async def test_a_new_connection_closed_unanswered_is_a_failure_not_retried_forever() -> None:
+    broken = OneRequestPerConnection(always_close=True)
+    await broken.start()
+    try:
+        transport = Http1Transport()
+        async with httpx.AsyncClient(transport=transport, base_url=broken.url) as client:
+            with pytest.raises(httpx.RemoteProtocolError) as raised:
+                await client.get("/v1/courses")
+    finally:
+        await broken.stop()
+    assert not isinstance(raised.value, StaleConnectionError)
+    assert broken.connections == 1
+
+
+@pytest.mark.parametrize("dead_first", [True, False], ids=["dead-first", "dead-last"])
+async def test_a_closed_kept_alive_connection_and_a_dead_port_lose_no_read(
+    forgetful: OneRequestPerConnection, dead_first: bool
+) -> None:
+    """Before: the request met the closed pooled connection on the live replica, its one retry
+    went to the dead port (not yet ejected) and the gateway answered 503."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    urls = [dead, forgetful.url] if dead_first else [forgetful.url, dead]
+    client, upstream = gateway(urls)
+    async with client:
+        statuses = [(await client.get("/v1/courses", headers=STAFF)).status_code for _ in range(8)]
+    assert statuses == [200] * 8
+    live = next(r for r in upstream.replicas if str(r.base_url) == forgetful.url)
+    gone = next(r for r in upstream.replicas if str(r.base_url) == dead)
+    assert live.healthy and live.breaker.failures == 0  # closed connections are not its fault
+    assert not gone.healthy  # the refused connection ejected it at once
+    assert forgetful.dropped >= 6  # the pooled connection was really met closed
+
+
+async def test_with_every_replica_but_one_dead_a_read_still_succeeds(
+    forgetful: OneRequestPerConnection,
+) -> None:
+    dead = [f"http://127.0.0.1:{free_port()}" for _ in range(3)]
+    for position in range(4):
+        urls = [*dead[:position], forgetful.url, *dead[position:]]
+        client, _ = gateway(urls)
+        async with client:
+            response = await client.get("/v1/courses", headers=STAFF)
+        assert response.status_code == 200, (position, response.text)
