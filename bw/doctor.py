@@ -160,8 +160,11 @@ def check_pdf() -> list[Finding]:
     return findings
 
 
-async def check_http(client: httpx.AsyncClient, name: str, base: str) -> Finding:
+async def check_http(client: httpx.AsyncClient, name: str, base: str, replica: str = "") -> Finding:
+    """``replica`` ("2/3") names one of a service's replicas in the row."""
     check = f"{name} service" if name != "gateway" else "gateway"
+    if replica:
+        check += f" {replica}"
     url = base.rstrip("/") + "/health/ready"
     try:
         response = await client.get(url)
@@ -276,8 +279,12 @@ async def gather_findings(
     async with httpx.AsyncClient(
         timeout=httpx.Timeout(5.0, connect=2.0), mounts=dict(mounts or {})
     ) as client:
+        # Each replica on its own row: GATEWAY_*_URL may list several, and one down among
+        # them is worth knowing even while the gateway routes around it.
         checks: list[Awaitable[Finding]] = [
-            check_http(client, name, url) for name, url in gateway.service_urls().items()
+            check_http(client, name, url, f"{n}/{len(urls)}" if len(urls) > 1 else "")
+            for name, urls in gateway.replica_urls().items()
+            for n, url in enumerate(urls, start=1)
         ]
         checks.append(check_http(client, "gateway", f"http://{host}:{gateway.port}"))
         checks.append(check_redis(os.environ.get("REDIS_URL")))

@@ -134,3 +134,29 @@ async def test_redis_that_wants_a_password_is_flagged(fake_redis: dict[str, str]
 async def test_not_a_redis_url_is_flagged() -> None:
     finding = await check_redis("http://127.0.0.1:6379")
     assert not finding.ok and "redis://host:port" in finding.detail
+
+
+async def test_each_replica_of_a_service_is_checked_on_its_own_row(
+    sqlite_deployment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GATEWAY_TRAINING_URL lists two replicas: the one answering is ok, the dead one is
+    flagged by its own URL (not a comma-joined string nothing could connect to)."""
+    alive = "http://127.0.0.1:18002"
+    dead = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("GATEWAY_TRAINING_URL", f"{alive}, {dead}")
+    monkeypatch.setenv("GATEWAY_ASSESSMENT_URL", alive)
+    ready = FastAPI()
+
+    @ready.get("/health/ready")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    findings = await gather_findings(max_lag=300, mounts={alive: httpx.ASGITransport(app=ready)})
+
+    rows = {f.check: f for f in findings}
+    assert rows["training service 1/2"].ok
+    assert rows["training service 1/2"].detail == f"ready at {alive}"
+    assert not rows["training service 2/2"].ok
+    assert dead.removeprefix("http://") in rows["training service 2/2"].detail
+    assert rows["assessment service"].ok  # a single URL keeps its plain row
+    assert "training service" not in rows
