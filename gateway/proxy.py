@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from gateway.replicas import Replica, Upstream
-from gateway.upstream_http import Http1Transport
+from gateway.upstream_http import Http1Transport, StaleConnectionError
 from services.common.problems import problem_response
 
 HOP_BY_HOP = frozenset(
@@ -184,7 +184,9 @@ async def forward(
                 )
             if connect_failed:
                 upstream.eject(replica)
-            if id(replica) not in failed:
+            if isinstance(exc, StaleConnectionError):
+                pass  # a pooled connection the replica closed: the write was not sent again
+            elif id(replica) not in failed:
                 failed.add(id(replica))
                 replica.breaker.record_failure()
             if attempt + 1 < attempts:

@@ -177,3 +177,23 @@ async def test_with_every_replica_but_one_dead_a_read_still_succeeds(
         async with client:
             response = await client.get("/v1/courses", headers=STAFF)
         assert response.status_code == 200, (position, response.text)
+
+
+async def test_a_plain_write_on_a_closed_pooled_connection_is_a_503_not_held_against_the_replica(
+    forgetful: OneRequestPerConnection,
+) -> None:
+    client, upstream = gateway([forgetful.url])
+    async with client:
+        first = await client.post("/v1/courses", json={}, headers=STAFF)
+        second = await client.post("/v1/courses", json={}, headers=STAFF)
+        read = await client.get("/v1/courses", headers=STAFF)  # pools a connection again
+        keyed = await client.post(
+            "/v1/courses", json={}, headers={**STAFF, "Idempotency-Key": "k-1"}
+        )
+    statuses = (first.status_code, second.status_code, read.status_code, keyed.status_code)
+    assert statuses == (200, 503, 200, 200)
+    assert second.headers["content-type"] == "application/problem+json"
+    # The plain write went out once, never resent; the keyed one met the pooled connection
+    # closed too and went again on a new one.
+    assert forgetful.dropped == 2 and forgetful.connections == 3
+    assert upstream.replicas[0].breaker.failures == 0
