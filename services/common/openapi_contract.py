@@ -242,8 +242,8 @@ def _errors_for(
     # Any POST sent with an Idempotency-Key may meet a bad key (400), the key's first request
     # still running (409) or the key reused with another body (422).
     keyed = method == "POST"
-    if has_body or has_query or keyed:
-        errors[400] = ((), _bad_request_kinds(has_body, query, keyed))
+    # Every route refuses a query parameter it does not declare (services/common/query_guard.py).
+    errors[400] = ((), _bad_request_kinds(has_body, query, keyed))
     # A bad token is refused everywhere; a missing one only where the route is not open.
     errors[401] = (("WWW-Authenticate",), ())
     if not (anonymous_open and every_role):
@@ -263,11 +263,9 @@ def _errors_for(
 
 
 def _bad_request_kinds(has_body: bool, query: set[Any], keyed: bool) -> tuple[str, ...]:
-    kinds = ["bad-request"]
+    kinds = ["bad-request", "unknown-query-parameter"]
     if has_body:
         kinds.append("malformed-json")
-    if query:
-        kinds.append("unknown-query-parameter")
     if "cursor" in query:
         kinds.append("invalid-cursor")
     if "sort" in query:

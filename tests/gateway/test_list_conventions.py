@@ -46,6 +46,9 @@ async def test_an_unknown_query_parameter_is_a_400_naming_it_on_every_operation(
             and body.get("allowed") == declared
         ):
             wrong.append(f"{method} {template}: {response.status_code} {response.text[:160]}")
+        documented = operation["responses"].get("400", {}).get("x-problem-types", [])
+        if not any(kind.endswith("/unknown-query-parameter") for kind in documented):
+            wrong.append(f"{method} {template}: the 400 it answers is not documented")
     assert wrong == [], "\n".join(wrong)
 
 
