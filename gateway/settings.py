@@ -50,7 +50,8 @@ class GatewaySettings(BaseSettings):
     read_timeout_seconds: float = 15.0
     # Longer budgets for slow routes (longest matching prefix wins), e.g. rendering a PDF.
     route_timeouts: dict[str, float] = Field(default_factory=lambda: {"/v1/reports": 120.0})
-    # Requests without a body are retried this many times when the connection fails.
+    # Reads and keyed writes are retried this many times when the connection fails (with
+    # several replicas: at least once on each, never twice on one).
     retries: int = 1
     retry_backoff_seconds: float = 0.05
     breaker_failure_threshold: int = 5
