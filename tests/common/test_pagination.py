@@ -3,6 +3,7 @@ once, in order, in both directions, on SQLite and PostgreSQL; totals; cursors of
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from services.common.db import Database
 from services.common.pagination import (
     PageParams,
     Sorting,
+    _from_cursor,
     decode_cursor,
     encode_cursor,
     paginate,
@@ -154,3 +156,85 @@ def test_an_unknown_sort_is_a_400_listing_the_allowed_ones() -> None:
 def test_a_nullable_column_cannot_be_offered_for_sorting() -> None:
     with pytest.raises(ValueError, match="may be NULL"):
         Sorting(NoteOutbox.id, request_id=NoteOutbox.request_id)
+
+
+def test_an_unknown_sort_names_itself_and_every_allowed_one_in_an_invalid_sort_problem() -> None:
+    with pytest.raises(Problem) as refused:
+        SORTING.check("colour")
+    assert refused.value.type.endswith("/invalid-sort")
+    assert refused.value.detail == (
+        "This list cannot be sorted by 'colour'; use one of: "
+        "id, -id, text, -text, version, -version."
+    )
+    assert refused.value.errors == [
+        {"location": "/query/sort", "message": "Not a sort this list offers."}
+    ]
+    SORTING.check(None)  # no sort: key order, nothing to refuse
+    SORTING.check("-version")
+
+
+def test_the_key_takes_the_name_it_is_given() -> None:
+    sorting = Sorting(Note.id, key_name="note", text=Note.text)
+    assert sorting.values == ["note", "-note", "text", "-text"]
+    assert sorting.fields == {"note": Note.id, "text": Note.text}
+    sort = inspect.signature(sorting.page_params).parameters["sort"].default
+    assert sort.description == (
+        "Sort by `note`, `text`; prefix `-` for descending. Ties are broken by `note` in the "
+        "same direction. Default: `note` ascending."
+    )
+    assert sort.json_schema_extra == {"x-sort-values": sorting.values}
+
+
+async def test_the_sorted_dependency_carries_every_parameter_and_refuses_an_unknown_sort() -> None:
+    params = await SORTING.page_params(limit=7, cursor="abc", sort="-text", include_total=True)
+    assert params == PageParams(limit=7, cursor="abc", sort="-text", include_total=True)
+    with pytest.raises(Problem) as refused:
+        await SORTING.page_params(limit=7, cursor=None, sort="colour", include_total=False)
+    assert refused.value.extra["allowed"] == SORTING.values
+
+
+@pytest.mark.parametrize(
+    ("issued_for", "used_with"), [("text", "-text"), ("text", None), (None, "text")]
+)
+async def test_a_cursor_of_another_order_is_refused_with_an_invalid_cursor_text(
+    notes: Database, issued_for: str | None, used_with: str | None
+) -> None:
+    cursor = await first_cursor(notes, issued_for)
+    async with notes.sessionmaker() as session:
+        with pytest.raises(Problem) as refused:
+            params = PageParams(limit=3, cursor=cursor, sort=used_with)
+            await paginate(session, select(Note), SORTING, params)
+    assert refused.value.type.endswith("/invalid-cursor")
+    expected_detail = (
+        "The cursor is not one this API issued."
+        if used_with is None
+        else "The cursor belongs to another sort order (or none): send the same `sort` as the "
+        "request that returned it."
+    )
+    assert refused.value.detail == expected_detail
+
+
+async def test_a_sorted_cursor_holds_the_sort_the_last_value_and_the_last_key(
+    notes: Database,
+) -> None:
+    for sort in ("text", "-text", "-id", "version"):
+        cursor = await first_cursor(notes, sort)
+        first = (await walk(notes, sort, 500))[:3]
+        field = {"id": 0, "text": 1, "version": 2}[sort.removeprefix("-")]
+        assert decode_cursor(cursor) == [sort, first[-1][field], first[-1][0]]
+
+
+async def test_a_list_without_sorting_refuses_any_sort(notes: Database) -> None:
+    async with notes.sessionmaker() as session:
+        with pytest.raises(Problem) as refused:
+            params = PageParams(limit=3, cursor=None, sort="id")
+            await paginate(session, select(Note), Note.id, params)
+    assert refused.value.type.endswith("/invalid-sort")
+    assert refused.value.detail == "This list cannot be sorted."
+
+
+@pytest.mark.parametrize(
+    ("value", "taken"), [(-(2**63), -(2**63)), (2**63 - 1, 2**63 - 1), (-(2**63) - 1, None)]
+)
+def test_an_integer_sort_value_may_be_any_64_bit_number(value: int, taken: int | None) -> None:
+    assert _from_cursor(value, Note.version) == taken
