@@ -4,9 +4,11 @@ last page has no next cursor, and a page's schema is named after its items."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, Integer, Numeric, String, select
+from sqlalchemy import BigInteger, Integer, Numeric, String, event, select
 from sqlmodel import AutoString
 
 from services.common.db import Database
@@ -15,6 +17,7 @@ from services.common.pagination import (
     Page,
     PageParams,
     _fits_key,
+    _from_cursor,
     decode_cursor,
     encode_cursor,
     page_params,
@@ -137,3 +140,39 @@ async def test_a_cursor_of_the_wrong_kind_is_400_before_any_query(
             )
     assert (caught.value.status, caught.value.title) == (400, "Invalid cursor")
     assert caught.value.detail == "The cursor is not one this API issued."
+
+
+def test_a_parameter_without_a_name_is_named_by_its_text() -> None:
+    assert readable_generic_name(("FactoryRead",), "Page") == "FactoryPage"
+
+
+def test_a_text_sort_value_must_be_text_the_column_can_store() -> None:
+    assert _from_cursor("alpha", Note.text) == "alpha"
+    assert _from_cursor(5, Note.text) is None
+    assert _from_cursor("a\x00b", Note.text) is None
+
+
+async def test_a_page_asks_the_database_for_one_row_past_its_limit(
+    notes_database: Database,
+) -> None:
+    """Only ``limit + 1`` rows are read, however long the list: the extra one says whether
+    there is a next page. Without the LIMIT every page would read the whole list."""
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, parameters: Any, *_: object) -> None:
+        statements.append((statement, parameters))
+
+    async with notes_database.sessionmaker() as session:
+        session.add_all(Note(id=f"note_{i}", text="t") for i in range(4))
+        await session.commit()
+    event.listen(notes_database.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with notes_database.sessionmaker() as session:
+            rows, _ = await paginate(
+                session, select(Note), Note.id, PageParams(limit=2, cursor=None)
+            )
+    finally:
+        event.remove(notes_database.engine.sync_engine, "before_cursor_execute", seen)
+    assert [row.id for row in rows] == ["note_0", "note_1"]
+    pages = [params for sql, params in statements if "FROM note" in sql and "LIMIT" in sql]
+    assert len(pages) == 1 and 3 in pages[0]  # limit 2, plus the one that shows a next page
