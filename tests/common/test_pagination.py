@@ -186,11 +186,13 @@ def test_the_key_takes_the_name_it_is_given() -> None:
 
 
 async def test_the_sorted_dependency_carries_every_parameter_and_refuses_an_unknown_sort() -> None:
-    params = await SORTING.page_params(limit=7, cursor="abc", sort="-text", include_total=True)
+    # Built here, not at import: the dependency is made when a Sorting is.
+    sorting = Sorting(Note.id, text=Note.text, version=Note.version)
+    params = await sorting.page_params(limit=7, cursor="abc", sort="-text", include_total=True)
     assert params == PageParams(limit=7, cursor="abc", sort="-text", include_total=True)
     with pytest.raises(Problem) as refused:
-        await SORTING.page_params(limit=7, cursor=None, sort="colour", include_total=False)
-    assert refused.value.extra["allowed"] == SORTING.values
+        await sorting.page_params(limit=7, cursor=None, sort="colour", include_total=False)
+    assert refused.value.extra["allowed"] == sorting.values
 
 
 @pytest.mark.parametrize(
