@@ -1,9 +1,11 @@
 """How current the reports are, and whether they include a given write."""
 
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
+from services.common.app import get_read_session
 from services.common.deps import ReadSessionDep
 from services.reporting.access import Anyone
 from services.reporting.freshness import service
@@ -31,11 +33,13 @@ async def freshness(
 
 
 async def feeds_readiness(request: Request) -> dict[str, Any]:
-    """For /health/ready: reports stay servable while a source is down, so this only informs."""
-    async for session in request.app.state.db.read_session():
+    """For /health/ready: reports stay servable while a source is down, so this only informs.
+    A readiness check is called with the request, not resolved as a dependency, so it takes the
+    kernel's read-session dependency by hand as a context manager: the session is closed when
+    the check returns or raises, not left to the garbage collector in a half-run generator."""
+    async with asynccontextmanager(get_read_session)(request) as session:
         result = await service.freshness(session)
-        return {
-            "status": "ok" if all(f.status == "ok" for f in result.feeds) else "degraded",
-            "feeds": {f.source: f.model_dump(mode="json") for f in result.feeds},
-        }
-    return {"status": "unknown"}
+    return {
+        "status": "ok" if all(f.status == "ok" for f in result.feeds) else "degraded",
+        "feeds": {f.source: f.model_dump(mode="json") for f in result.feeds},
+    }
