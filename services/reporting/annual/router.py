@@ -114,7 +114,7 @@ async def list_publications(
     params: PageParams = Depends(service.PUBLICATION_SORTING.page_params),
 ) -> Page[PublicationRead]:
     """The frozen editions of a year's report, open to everyone."""
-    rows, next_cursor = await service.list_publications(session, year, country, params)
+    rows, next_cursor = await service.list_publications(session, year, country, params, caller)
     items = [PublicationRead.of(r) for r in rows]
     return Page(items=items, next_cursor=next_cursor, total=params.total)
 
@@ -136,7 +136,7 @@ async def get_publication(
     """A frozen edition exactly as published, in any format; its JSON is the frozen bytes, and
     its ETag their hash."""
     fmt = render.negotiate(request.headers.get("accept"), format)
-    publication = await service.get_publication(session, year, publication_id)
+    publication = await service.get_publication(session, year, publication_id, caller)
     report = AnnualReport.of(publication)
     if fmt == "json":  # the frozen bytes' source, not a re-serialisation of the model
         return Response(

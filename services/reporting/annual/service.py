@@ -13,11 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.common.auth import Principal
 from services.common.ids import new_id
 from services.common.observability import current_request_id
 from services.common.outbox import append_event
 from services.common.pagination import PageParams, Sorting, paginate
 from services.common.problems import not_found
+from services.common.scope import country_scope_filter, in_country_scope
 from services.reporting.activity.service import activity_report
 from services.reporting.annual.methodology import (
     catalogs_used,
@@ -240,17 +242,33 @@ async def publish_annual_report(
 
 
 async def list_publications(
-    session: AsyncSession, year: int, country: str | None, params: PageParams
+    session: AsyncSession,
+    year: int,
+    country: str | None,
+    params: PageParams,
+    principal: Principal,
 ) -> tuple[list[ReportPublication], str | None]:
-    stmt = select(ReportPublication).where(col(ReportPublication.year) == year)
+    """A year's editions the caller may see: the kernel country rule filters the list, so a
+    country-scoped token never learns another programme's editions exist."""
+    stmt = select(ReportPublication).where(
+        col(ReportPublication.year) == year,
+        country_scope_filter(principal, col(ReportPublication.country)),
+    )
     if country:
         stmt = stmt.where(col(ReportPublication.country) == country)
     rows, next_cursor = await paginate(session, stmt, PUBLICATION_SORTING, params)
     return list(rows), next_cursor
 
 
-async def get_publication(session: AsyncSession, year: int, ident: str) -> ReportPublication:
+async def get_publication(
+    session: AsyncSession, year: int, ident: str, principal: Principal
+) -> ReportPublication:
+    """One edition; outside the caller's country it is 404, exactly like a missing one."""
     publication = await session.get(ReportPublication, ident)
-    if publication is None or publication.year != year:
+    if (
+        publication is None
+        or publication.year != year
+        or not in_country_scope(principal, publication.country)
+    ):
         raise not_found("Publication", ident)
     return publication
