@@ -81,6 +81,7 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 5 * 1024 * 1024
     max_page_size: int = 500
     idempotency_ttl_seconds: int = 24 * 3600
+    idempotency_purge_interval_seconds: float = 3600.0  # expired records deleted hourly
     default_page_size: int = 50
     peer_urls: dict[str, str] = Field(default_factory=dict)
 
