@@ -15,6 +15,7 @@ from services.common.db import Database
 from services.common.etag import NotModifiedMiddleware
 from services.common.health import ReadinessCheck, health_router
 from services.common.idempotency import IdempotencyFields, IdempotencyMiddleware
+from services.common.idempotency_purge import IdempotencyPurger
 from services.common.input_guard import InputGuardMiddleware
 from services.common.observability import RequestContextMiddleware, configure_logging
 from services.common.openapi_contract import declare_contract, operation_id
@@ -62,6 +63,15 @@ def create_service_app(
             app.state.db = Database(
                 settings.resolved_database_url(), settings.resolved_schema(), settings.sql_echo
             )
+        purger = None
+        if idempotency_model is not None:  # expired records purged in the background
+            purger = IdempotencyPurger(
+                app.state.db.sessionmaker,
+                idempotency_model,
+                settings.idempotency_purge_interval_seconds,
+            )
+            app.state.idempotency_purger = purger
+            purger.start()
         try:
             if extra_lifespan is not None:
                 async with extra_lifespan(app):
@@ -69,6 +79,8 @@ def create_service_app(
             else:
                 yield
         finally:
+            if purger is not None:
+                await purger.stop()
             await app.state.db.dispose()
 
     app = FastAPI(
