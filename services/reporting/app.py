@@ -25,7 +25,7 @@ def create_app(
     from services.reporting.activity.router import router as activity_router
     from services.reporting.annual.router import router as annual_router
     from services.reporting.compliance.router import router as compliance_router
-    from services.reporting.freshness.router import feeds_readiness
+    from services.reporting.freshness.readiness import feeds_readiness
     from services.reporting.freshness.router import router as freshness_router
     from services.reporting.sync.lifespan import sync_lifespan
     from services.reporting.webhooks.router import router as webhooks_router

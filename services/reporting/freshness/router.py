@@ -1,11 +1,7 @@
 """How current the reports are, and whether they include a given write."""
 
-from contextlib import asynccontextmanager
-from typing import Any
+from fastapi import APIRouter, Query
 
-from fastapi import APIRouter, Query, Request
-
-from services.common.app import get_read_session
 from services.common.deps import ReadSessionDep
 from services.reporting.access import Anyone
 from services.reporting.freshness import service
@@ -30,16 +26,3 @@ async def freshness(
     servable while a source is down; this says how stale they may be. With `event`, whether
     the reports include that write yet."""
     return await service.freshness(session, event)
-
-
-async def feeds_readiness(request: Request) -> dict[str, Any]:
-    """For /health/ready: reports stay servable while a source is down, so this only informs.
-    A readiness check is called with the request, not resolved as a dependency, so it takes the
-    kernel's read-session dependency by hand as a context manager: the session is closed when
-    the check returns or raises, not left to the garbage collector in a half-run generator."""
-    async with asynccontextmanager(get_read_session)(request) as session:
-        result = await service.freshness(session)
-    return {
-        "status": "ok" if all(f.status == "ok" for f in result.feeds) else "degraded",
-        "feeds": {f.source: f.model_dump(mode="json") for f in result.feeds},
-    }
