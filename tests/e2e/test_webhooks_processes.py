@@ -122,7 +122,9 @@ def reporting_env(database: Database, feed_url: str) -> dict[str, str]:
         "REPORTING_WEBHOOK_POLL_SECONDS": "0.1",
         "REPORTING_WEBHOOK_TIMEOUT_SECONDS": "2",
         "REPORTING_WEBHOOK_LEASE_SECONDS": "3",
-        "REPORTING_LEADER_LEASE_SECONDS": "1.5",
+        # Long enough that a leader starved of CPU under CI load keeps its lease; a take-over
+        # after a kill -9 still comes within this many seconds.
+        "REPORTING_LEADER_LEASE_SECONDS": "4",
     }
     if database.schema:
         env["REPORTING_DB_SCHEMA"] = database.schema
@@ -243,7 +245,11 @@ async def test_two_replicas_do_the_work_once_and_the_survivor_takes_over_from_a_
     secret = await subscribe(database, hook_url)
     env = reporting_env(database, feed_url)
     first = await start_reporting(env)
-    await wait_until(lambda: holder(database, DELIVERY_LEASE), "a leader")
+
+    async def both_led() -> bool:
+        return None not in {await holder(database, SYNC_LEASE), await holder(database, DELIVERY_LEASE)}
+
+    await wait_until(both_led, "a leader of the sync and of the deliveries")
     second = await start_reporting(env)
     try:
         leaders = {await holder(database, SYNC_LEASE), await holder(database, DELIVERY_LEASE)}
