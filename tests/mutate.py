@@ -18,6 +18,7 @@ the same to ``build/mutate/report.txt``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import shutil
@@ -27,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.mutation_targets import TARGETS, Target
+from tests.mutation_targets import Target
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "mutate"
@@ -213,7 +214,16 @@ def report(targets: list[Target], diffs: bool, postgres: str | None) -> str:
     return "\n".join(lines)
 
 
+def all_targets() -> tuple[Target, ...]:
+    """The targets of ``tests/mutation_targets.py`` and of its siblings
+    ``tests/mutation_targets_<area>.py``: an area adds its targets without editing one list."""
+    modules = ["tests.mutation_targets"]
+    modules += [f"tests.{p.stem}" for p in sorted(ROOT.glob("tests/mutation_targets_*.py"))]
+    return tuple(t for name in modules for t in importlib.import_module(name).TARGETS)
+
+
 def main() -> int:
+    targets_known = all_targets()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("targets", nargs="*", help="target names (default: all)")
     parser.add_argument("--workers", type=int, default=2, help="forked test workers (max 2)")
@@ -226,11 +236,11 @@ def main() -> int:
         "--postgres", metavar="URL", help="run the tests on PostgreSQL (TEST_DATABASE_URL)"
     )
     args = parser.parse_args()
-    known = {t.name: t for t in TARGETS} | {slug(t): t for t in TARGETS}
+    known = {t.name: t for t in targets_known} | {slug(t): t for t in targets_known}
     unknown = [name for name in args.targets if name not in known]
     if unknown:
-        parser.error(f"unknown targets {unknown}; known: {[slug(t) for t in TARGETS]}")
-    targets = [known[name] for name in args.targets] or list(TARGETS)
+        parser.error(f"unknown targets {unknown}; known: {[slug(t) for t in targets_known]}")
+    targets = [known[name] for name in args.targets] or list(targets_known)
     if not args.report_only:
         for target in targets:
             run_target(target, min(max(args.workers, 1), 2), args.working_tree, args.postgres)
