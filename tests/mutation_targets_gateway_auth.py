@@ -1,0 +1,47 @@
+"""Mutation targets for the gateway's own token checks, and whole runs of the sampled kernel
+auth and idempotency targets (issue 15). Collected by ``tests/mutate.py`` with the main list.
+
+"gateway auth" mutates only the functions of the gateway that decide who a caller is: the
+dispatch that sends every routed request through authentication, the check itself (token,
+limits charged to address or subject), the identity it forwards and the stripping of a
+client's own identity headers. The rest of those modules (proxying, health, replicas) belongs
+to other targets, so its mutants are left out by name rather than counted here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tests.mutation_targets import TARGETS as MAIN_TARGETS
+from tests.mutation_targets import Equivalent, Target
+
+_BY_NAME = {target.name: target for target in MAIN_TARGETS}
+
+# mutmut's names: ``module.x_function__mutmut_N`` and ``module.xǁClassǁmethod__mutmut_N``.
+GATEWAY_AUTH_FUNCTIONS = (
+    "gateway.app.xǁProxyDispatchǁ__call____mutmut_*",
+    "gateway.app.xǁProxyDispatchǁproxy__mutmut_*",
+    "gateway.app.xǁProxyDispatchǁ_authenticate_within_limits__mutmut_*",
+    "gateway.app.x__take__mutmut_*",
+    "gateway.app.x__client_ip__mutmut_*",
+    "gateway.proxy.x__request_headers__mutmut_*",
+)
+
+TARGETS: tuple[Target, ...] = (
+    Target(
+        "gateway auth",
+        ("gateway/app.py", "gateway/proxy.py"),
+        (
+            "tests/gateway/test_identity_and_faults.py",
+            "tests/gateway/test_rate_limits.py",
+            "tests/gateway/test_gateway_auth_rules.py",
+        ),
+        sample=GATEWAY_AUTH_FUNCTIONS,
+        equivalents=(),
+    ),
+    # The kernel targets whole, not a fifth: for a figure of record, when there is an hour.
+    replace(_BY_NAME["idempotency"], name="idempotency full", sample=()),
+    replace(_BY_NAME["auth"], name="auth full", sample=()),
+)
+
+__all__ = ["TARGETS", "Equivalent"]
