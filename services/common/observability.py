@@ -26,11 +26,24 @@ def current_request_id() -> str | None:
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line. It runs for every request (the access log), so the encoder is
+    built once and the timestamp worked out once per second, not per line."""
+
     _reserved = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+    _encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._ts = ""
 
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._ts = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+            self._second = second
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "ts": self._ts,
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -43,7 +56,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return self._encode(entry)
 
 
 def configure_logging(level: str = "INFO", service: str | None = None) -> None:
