@@ -46,7 +46,13 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ()
 
     def _make_new_cursor(self, connection: Any) -> Any:
-        return _Opened(aiosqlite.Cursor(connection, connection._conn.cursor()))
+        try:
+            raw = connection._conn.cursor()
+        except ValueError as error:
+            # Closed underneath: a disconnect (the pool drops the connection), as in the stock
+            # adapter, rather than a dead connection handed out again and again.
+            self._adapt_connection._handle_exception(error)
+        return _Opened(aiosqlite.Cursor(connection, raw))
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         raw = _raw(self._cursor)
