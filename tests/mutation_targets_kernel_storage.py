@@ -1,0 +1,56 @@
+"""Mutation targets of the kernel's storage plumbing (issue 15): the SQLite driver, the alembic
+plumbing, the idempotency purge and the OpenAPI contract. Collected by tests/mutate.py beside
+tests/mutation_targets.py; equivalent mutants are marked here with the reason."""
+
+from __future__ import annotations
+
+from tests.mutation_targets import FIFTH, Equivalent, Target
+
+COMMON = "services/common"
+
+TARGETS: tuple[Target, ...] = (
+    Target(
+        "sqlite driver",
+        (f"{COMMON}/sqlite_driver.py",),
+        ("tests/common/test_db_round_trips.py", "tests/common/test_sqlite_driver_rules.py"),
+        equivalents=(
+            Equivalent(
+                r"return raw\.fetchall\(\) if raw\.description else None$",
+                "a statement without result columns has nothing to fetch: sqlite3's fetchall() "
+                "gives [] for it, and SQLAlchemy never reads rows from such a cursor, so "
+                "fetching always (the `or True` mutant) answers the same",
+            ),
+            Equivalent(
+                r'\{"description": self\._cursor\.description\}',
+                "sqlite3 keeps a closed cursor's description: with the memo's key misspelt the "
+                "description property falls back to the closed cursor and reads the same value "
+                "(the memo itself, and the close, are tested)",
+            ),
+        ),
+    ),
+    Target(
+        "migrate",
+        (f"{COMMON}/migrate.py",),
+        ("tests/common/test_migrations.py", "tests/common/test_migrate_rules.py"),
+    ),
+    Target(
+        "idempotency purge",
+        (f"{COMMON}/idempotency_purge.py",),
+        (
+            "tests/common/test_idempotency_purge.py",
+            "tests/common/test_idempotency_purge_rules.py",
+        ),
+    ),
+    Target(
+        "openapi contract",
+        (f"{COMMON}/openapi_contract.py", f"{COMMON}/openapi_schemas.py"),
+        (
+            "tests/common/test_openapi_contract_rules.py",
+            "tests/common/test_openapi_responses_rules.py",
+            "tests/common/test_openapi_schemas_rules.py",
+            "tests/gateway/test_openapi_contract.py",
+            "tests/gateway/test_problem_types.py",
+        ),
+        sample=FIFTH,
+    ),
+)
