@@ -119,10 +119,11 @@ class RequestContextMiddleware:
             quiet = path.startswith(("/health", "/internal"))
             # As the gateway resolved it (trusted proxies only), or the server's socket peer.
             client = scope.get("client")
-            self.log.log(
-                logging.DEBUG if quiet else logging.INFO,
-                "request",
-                extra={
+            level = logging.DEBUG if quiet else logging.INFO
+            if self.log.isEnabledFor(level):
+                # Straight to the handlers: log() would first walk the stack for the caller's
+                # file and line, which the JSON line never shows; once per request, that counts.
+                extra = {
                     "request_id": request_id,
                     "service": self.service,
                     "method": scope.get("method"),
@@ -130,6 +131,9 @@ class RequestContextMiddleware:
                     "client": client[0] if client else None,
                     "status": status_holder["status"],
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+                }
+                record = self.log.makeRecord(
+                    self.log.name, level, "", 0, "request", (), None, extra=extra
+                )
+                self.log.handle(record)
             request_id_var.reset(token)
