@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Row
 
 from services.assessment.access import buyer_brands_seen_by
 from services.assessment.models import Factory
@@ -105,17 +107,31 @@ class FactoryRead(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, factory: Factory, viewer: Principal) -> FactoryRead:
-        """The factory as ``viewer`` may see it: the workforce as one object, and a brand's own
-        buying relationship only."""
-        fields = {k: getattr(factory, k) for k in cls.model_fields if k != "workforce"}
-        fields["buyer_brand_ids"] = buyer_brands_seen_by(factory, viewer)
-        return cls(
-            **fields,
-            workforce=Workforce(
-                total=factory.workforce_total,
-                women=factory.workforce_women,
-                men=factory.workforce_men,
-                migrants=factory.workforce_migrants,
-            ),
-        )
+    def of(cls, factory: Factory | Row[Any], viewer: Principal) -> FactoryRead:
+        """The factory (the object, or a row of its table) as ``viewer`` may see it: the
+        workforce as one object, and a brand's own buying relationship only. Validated from one
+        plain dict, which pydantic does in a single call (half the cost of keyword arguments)."""
+        if isinstance(factory, Row):
+            row = factory._mapping  # a row's attributes are looked up by name on each access
+            fields = {name: row[name] for name in _COLUMNS_READ}
+        else:
+            fields = {name: getattr(factory, name) for name in _COLUMNS_READ}
+        fields["buyer_brand_ids"] = buyer_brands_seen_by(factory, viewer)  # type: ignore[arg-type]
+        fields["workforce"] = {
+            "total": fields.pop("workforce_total"),
+            "women": fields.pop("workforce_women"),
+            "men": fields.pop("workforce_men"),
+            "migrants": fields.pop("workforce_migrants"),
+        }
+        return cls.model_validate(fields)
+
+
+# What the read model takes from the table: its fields of the same name, and the workforce's
+# four columns.
+_COLUMNS_READ = (
+    *(name for name in FactoryRead.model_fields if name != "workforce"),
+    "workforce_total",
+    "workforce_women",
+    "workforce_men",
+    "workforce_migrants",
+)
