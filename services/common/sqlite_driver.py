@@ -11,7 +11,10 @@ most of a short read's cost (see bench/README.md). Here:
 - ``BEGIN DEFERRED`` (a reader's start, which takes no lock) runs where it is called; every
   other statement, ``BEGIN IMMEDIATE`` included (it may wait up to the busy timeout for the
   write lock), still runs on the thread, so the event loop never waits on a lock;
-- a commit or rollback with no transaction open is a no-op, as in SQLite, without a trip.
+- a commit or rollback with no transaction open is a no-op, as in SQLite, without a trip;
+- the rollback that ends a reader's transaction (begun ``BEGIN DEFERRED``) runs where it is
+  called: it only releases the reader's snapshot and waits for no lock. A writer's rollback
+  stays on the thread.
 
 The connection is opened with ``check_same_thread=False``: calls on one connection still come
 one at a time (SQLAlchemy awaits each), some from the loop's thread, some from aiosqlite's.
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -33,7 +36,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util.concurrency import await_
 
 # Statements that take no lock and do no I/O: run without a trip to the thread.
-_LOCK_FREE = frozenset({"BEGIN DEFERRED"})
+_READER_BEGIN = "BEGIN DEFERRED"
+_LOCK_FREE = frozenset({_READER_BEGIN})
 
 
 def _raw(cursor: Any) -> sqlite3.Cursor:
@@ -63,6 +67,8 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
         async with self._adapt_connection._execute_mutex:
             rows = run() if operation in _LOCK_FREE else await self._connection._execute(run)
+            if operation.startswith("BEGIN"):
+                cast(_Connection, self._adapt_connection).reading = operation == _READER_BEGIN
         if rows is not None:
             self._rows = collections.deque(rows)
         return self._cursor
@@ -92,18 +98,31 @@ class _Opened:
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("reading",)
     _cursor_cls = _Cursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.reading = False  # the open transaction began BEGIN DEFERRED: a reader's
 
     def _in_transaction(self) -> bool:
         raw = self._connection._connection
         return raw is not None and raw.in_transaction
 
     def rollback(self) -> None:
-        if self._in_transaction():
+        reading, self.reading = self.reading, False
+        if not self._in_transaction():
+            return
+        if not reading:
             super().rollback()
+            return
+        try:
+            self._connection._connection.rollback()
+        except Exception as error:
+            self._handle_exception(error)
 
     def commit(self) -> None:
+        self.reading = False
         if self._in_transaction():
             super().commit()
 
