@@ -4,10 +4,14 @@ A misspelt filter (``/v1/factories?contry=UZ``) used to be ignored, so the clien
 every factory. The app-level dependency ``reject_unknown_query`` compares the request's query
 keys with the parameters the matched route declares (its own and its dependencies', by alias)
 and answers a problem naming the unknown ones and the allowed ones. The allowed set is computed
-once per route: routes are fixed once the app is built.
+once per route: routes are fixed once the app is built. It is remembered with a weak reference
+to its route: a process that builds apps again and again (the tests) frees routes, and a new
+route may get a freed one's ``id``, which alone would hand it the freed route's names.
 """
 
 from __future__ import annotations
+
+from weakref import ReferenceType, ref
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
@@ -16,16 +20,17 @@ from pydantic import BaseModel
 
 from services.common.problems import Problem
 
-_allowed_by_route: dict[int, frozenset[str]] = {}
+# Keyed by id: a route compares by value (Starlette's __eq__), so it cannot be a dict key.
+_allowed_by_route: dict[int, tuple[ReferenceType[APIRoute], frozenset[str]]] = {}
 
 
 def declared_query_names(route: APIRoute) -> frozenset[str]:
     """Every query parameter the route declares, through its dependencies too, by alias."""
     cached = _allowed_by_route.get(id(route))
-    if cached is None:
-        cached = frozenset(_query_names(route.dependant))
+    if cached is None or cached[0]() is not route:
+        cached = (ref(route), frozenset(_query_names(route.dependant)))
         _allowed_by_route[id(route)] = cached
-    return cached
+    return cached[1]
 
 
 def _query_names(dependant: Dependant) -> set[str]:
