@@ -1,0 +1,69 @@
+"""A list paged as Core rows (``select_rows``) is the list paged as ORM objects: the same values,
+order, cursors and totals, on SQLite and PostgreSQL; only what the session keeps differs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Row, select
+
+from services.common.db import Database
+from services.common.pagination import PageParams, Sorting, paginate, select_rows
+from tests.common.notes_app import Note
+
+TEXTS = ["beta", "alpha", "gamma"]
+SORTING = Sorting(Note.id, text=Note.text, version=Note.version)
+COLUMNS = ("id", "text", "version")
+
+
+@pytest.fixture
+async def notes(notes_database: Database) -> Database:
+    async with notes_database.sessionmaker() as session:
+        for i in range(11):
+            session.add(Note(id=f"n{(i * 7) % 11:03d}", text=TEXTS[i % 3]))
+        await session.commit()
+    return notes_database
+
+
+async def walk(database: Database, rows: bool, sort: str | None) -> list[Any]:
+    """Every page of the list, as (values of each row, next cursor, total) per page."""
+    pages: list[Any] = []
+    cursor = None
+    while True:
+        async with database.sessionmaker() as session:
+            params = PageParams(limit=4, cursor=cursor, sort=sort, include_total=True)
+            stmt = select_rows(Note) if rows else select(Note)
+            page, cursor = await paginate(session, stmt.where(Note.text != "zeta"), SORTING, params)  # type: ignore[arg-type]
+            assert all(isinstance(item, Row) is rows for item in page)
+            values = [tuple(getattr(item, name) for name in COLUMNS) for item in page]
+            pages.append((values, cursor, params.total))
+        if cursor is None:
+            return pages
+
+
+@pytest.mark.parametrize("sort", [None, "text", "-text", "-id"])
+async def test_rows_page_exactly_as_objects(notes: Database, sort: str | None) -> None:
+    as_rows = await walk(notes, True, sort)
+    assert as_rows == await walk(notes, False, sort)
+    assert len(as_rows) == 3 and as_rows[0][2] == 11  # 4 + 4 + 3, every page counted
+
+
+async def test_rows_are_not_kept_by_the_session(notes: Database) -> None:
+    async with notes.sessionmaker() as session:
+        params = PageParams(limit=5, cursor=None)
+        rows, _ = await paginate(session, select_rows(Note), SORTING, params)
+        assert len(rows) == 5 and len(session.identity_map) == 0
+        objects, _ = await paginate(session, select(Note), SORTING, params)
+        assert len(session.identity_map) == len(objects) == 5  # the control: objects are kept
+
+
+async def test_rows_see_what_the_session_has_not_flushed_yet(notes: Database) -> None:
+    """As ``session.execute`` would: pending objects are flushed before the rows are read."""
+    async with notes.sessionmaker() as session:
+        session.add(Note(id="n000a", text="delta"))
+        page, _ = await paginate(
+            session, select_rows(Note), SORTING, PageParams(limit=2, cursor=None)
+        )
+        assert [row.id for row in page] == ["n000", "n000a"]
+        await session.rollback()
