@@ -42,6 +42,7 @@ from services.common.db import Database
 from services.common.problems import kind, problem_response
 
 MAX_KEY_LENGTH = 200
+SCOPE_KEY_LENGTH = 300  # the scope_key column's length
 REPLAYED_HEADERS = {b"content-type", b"location", b"etag", b"feed-event"}
 
 log = logging.getLogger("bw.idempotency")
@@ -50,7 +51,7 @@ log = logging.getLogger("bw.idempotency")
 class IdempotencyFields(SQLModel):
     """Columns of every service's ``idempotency_record`` table."""
 
-    scope_key: str = Field(primary_key=True, max_length=300)
+    scope_key: str = Field(primary_key=True, max_length=SCOPE_KEY_LENGTH)
     request_hash: str = Field(max_length=64)
     status: int | None = None
     headers_json: str | None = None
@@ -69,6 +70,16 @@ def _caller_subject(scope: Scope) -> str:
             except jwt.PyJWTError:
                 return "invalid-token"
     return "anonymous"
+
+
+def _scope_key(full: str) -> str:
+    """Caller, path and key within the column's 300 characters: a longer one keeps its start
+    and ends in a digest of the whole, so keys that differ past the cut never share a record
+    (cut short, a second create was refused, or answered with the first's replay)."""
+    if len(full) <= SCOPE_KEY_LENGTH:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()
+    return f"{full[: SCOPE_KEY_LENGTH - len(digest) - 1]}#{digest}"
 
 
 def _header(scope: Scope, wanted: bytes) -> str | None:
@@ -147,7 +158,7 @@ class IdempotencyMiddleware:
             return
         if body is None:
             return  # the client went away
-        scope_key = f"{_caller_subject(scope)}:{scope.get('path', '')}:{key}"[:300]
+        scope_key = _scope_key(f"{_caller_subject(scope)}:{scope.get('path', '')}:{key}")
         request_hash = _request_hash(scope, body)
         database: Database = scope["app"].state.db
         async with database.request_transaction() as unit:
