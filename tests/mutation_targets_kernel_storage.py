@@ -52,5 +52,30 @@ TARGETS: tuple[Target, ...] = (
             "tests/gateway/test_problem_types.py",
         ),
         sample=FIFTH,
+        equivalents=(
+            Equivalent(
+                r'method = sorted\(route\.methods or \{"GET"\}\)\[0\]',
+                "an APIRoute always has its methods (FastAPI defaults to GET): the fallback "
+                "is never used",
+            ),
+            Equivalent(
+                r'route\.path\.strip\("/"\)\.split\("/"\)',
+                "paths are lower-case: stripping 'X' as well as '/' from their ends strips the "
+                "same",
+            ),
+            Equivalent(
+                r'for p in operation\.get\("parameters", \[\]\) if p\.get\("in"\) == "query"',
+                "the operation's parameters are set just before its errors are derived: the "
+                "default is never used",
+            ),
+            Equivalent(
+                r'item = document\.get\("paths", \{\}\)\.get\(route\.path\)',
+                "FastAPI's document always has its paths, even none: the default is never used",
+            ),
+            Equivalent(
+                r'has_path = bool\(route\.dependant\.path_params\) or "\{" in route\.path',
+                "a path parameter is always a {name} of the path: the second half alone decides",
+            ),
+        ),
     ),
 )

@@ -24,7 +24,7 @@ from services.common.openapi_contract import (
 )
 from services.common.openapi_schemas import REF_PREFIX
 from services.common.pagination import Page, PageParams, Sorting, page_params
-from services.common.problems import PROBLEM_TYPE_BASE
+from services.common.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from tests.common.notes_app import Note
 
 ADMIN = Access(Role.ADMIN)
@@ -381,3 +381,21 @@ def test_request_defaults_move_to_the_description_and_problem_details_is_publish
     assert "WidgetPage" in schemas and "Page_WidgetRead_" not in schemas
     listed = document["paths"]["/v1/widgets"]["get"]["responses"]["200"]
     assert listed["content"]["application/json"]["schema"] == {"$ref": REF_PREFIX + "WidgetPage"}
+
+
+def test_a_document_without_schemas_still_gets_the_problem_schema_its_errors_use() -> None:
+    app = FastAPI(generate_unique_id_function=operation_id)
+    router = APIRouter()
+
+    @router.get("/v1/ping")
+    async def ping(_: Any = Depends(PUBLIC)) -> Any: ...
+
+    app.include_router(router)
+    publish_access(app)
+    publish_contract(app)
+    document = app.openapi()
+    problem = document["paths"]["/v1/ping"]["get"]["responses"]["401"]
+    assert problem["content"][PROBLEM_CONTENT_TYPE]["schema"] == {
+        "$ref": REF_PREFIX + "ProblemDetails"
+    }
+    assert list(document["components"]["schemas"]) == ["ProblemDetails"]

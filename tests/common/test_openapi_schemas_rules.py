@@ -100,6 +100,14 @@ def test_a_document_without_requests_or_schemas_is_left_alone() -> None:
     document_request_defaults(empty)
     name_generic_schemas(empty)
     assert empty == {}
+    body = {"content": {"application/json": {"schema": ref("Gone")}}}
+    dangling: dict[str, Any] = {
+        "paths": {"/v1/x": {"post": {"requestBody": body}}},
+        "components": {},
+    }
+    document_request_defaults(dangling)  # a reference to a schema not there is skipped
+    name_generic_schemas(dangling)
+    assert dangling == {"paths": {"/v1/x": {"post": {"requestBody": body}}}, "components": {}}
 
 
 def test_generic_schemas_take_their_titles_and_every_reference_follows() -> None:
