@@ -38,17 +38,21 @@ class Thing(BaseModel):
     id: str
 
 
-things = APIRouter(prefix="/v1/things")
+def things() -> APIRouter:
+    """Built anew for each app: a route keeps the operation id an earlier app gave it."""
+    router = APIRouter(prefix="/v1/things")
 
+    @router.get("")
+    async def list_things(_: object = Depends(staff)) -> Page[Thing]:
+        return Page(items=[], next_cursor=None)
 
-@things.get("")
-async def list_things(_: object = Depends(staff)) -> Page[Thing]:
-    return Page(items=[], next_cursor=None)
+    @router.post("/{thing_id}/parts")
+    async def add_part(
+        thing_id: str, first: Thing, second: Thing, _: object = Depends(staff)
+    ) -> Thing:
+        return first
 
-
-@things.post("/{thing_id}/parts")
-async def add_part(thing_id: str, first: Thing, second: Thing, _: object = Depends(staff)) -> Thing:
-    return first
+    return router
 
 
 reads = APIRouter(prefix="/v1/read")
@@ -94,9 +98,15 @@ def test_the_document_carries_title_description_and_version() -> None:
 
 def test_operation_ids_and_body_schemas_are_named_by_the_house_rule() -> None:
     app = create_service_app(
-        title="t", description="", settings=ServiceSettings(service_name="t"), routers=[things]
+        title="t", description="", settings=ServiceSettings(service_name="t"), routers=[things()]
     )
+
+    @app.post("/v1/thing-kinds")  # added once the app is built: named by the same rule
+    async def add_thing_kind(_: object = Depends(staff)) -> None:
+        return None
+
     document = app.openapi()
+    assert document["paths"]["/v1/thing-kinds"]["post"]["operationId"] == "createThingKind"
     # A page by its return annotation alone is a list (known only once the route is final).
     assert document["paths"]["/v1/things"]["get"]["operationId"] == "listThings"
     operation = document["paths"]["/v1/things/{thing_id}/parts"]["post"]
@@ -229,8 +239,12 @@ async def test_the_lifespan_opens_the_settings_database_and_releases_it(
     assert database.engine.pool.checkedin() == 0  # released: disposed
 
 
-async def test_the_lifespan_opens_the_database_the_settings_name(
-    monkeypatch: pytest.MonkeyPatch, root_logging: None
+@pytest.mark.parametrize("echo", [True, False])
+async def test_the_lifespan_opens_the_database_the_settings_name_and_says_so(
+    echo: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    root_logging: None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     opened: list[tuple[Any, ...]] = []
 
@@ -246,12 +260,14 @@ async def test_the_lifespan_opens_the_database_the_settings_name(
         service_name="notes",
         database_url="postgresql+asyncpg://bw@db.example/bw",
         db_schema="notes_eu",
-        sql_echo=True,
+        sql_echo=echo,
     )
     app = notes(None, settings=settings, idempotency_model=None)
     async with app.router.lifespan_context(app):
-        assert opened == [("postgresql+asyncpg://bw@db.example/bw", "notes_eu", True)]
+        assert opened == [("postgresql+asyncpg://bw@db.example/bw", "notes_eu", echo)]
     assert opened[-1] == ("disposed",)
+    [started] = [r for r in caplog.records if r.getMessage() == "started"]
+    assert started.service == "notes"  # type: ignore[attr-defined]
 
 
 async def test_the_lifespan_purges_keys_at_the_settings_interval(
