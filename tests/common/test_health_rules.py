@@ -78,7 +78,9 @@ async def test_the_services_own_checks_are_reported_by_name(notes_database: Data
     assert body["status"] == "ok"
 
 
-def test_the_probes_are_listed_under_health() -> None:
+def test_the_probes_are_listed_under_health_with_what_they_answer() -> None:
     paths = probe_app(database=None).openapi()["paths"]
-    assert paths["/health/live"]["get"]["tags"] == ["health"]
-    assert paths["/health/ready"]["get"]["tags"] == ["health"]
+    live, ready = paths["/health/live"]["get"], paths["/health/ready"]["get"]
+    assert live["tags"] == ready["tags"] == ["health"]
+    assert live["summary"] == "The process is up"
+    assert ready["summary"] == "The service can serve requests"
