@@ -244,6 +244,18 @@ def test_a_log_line_is_json_with_the_request_id_and_the_extras() -> None:
     assert "exc" not in entry
 
 
+def test_each_line_is_stamped_with_its_own_second() -> None:
+    formatter = JsonFormatter()
+    stamps = []
+    for created in (1_700_000_000.2, 1_700_000_000.9, 1_700_000_001.1, 1_700_003_600.0):
+        record = _record()
+        record.created = created
+        stamps.append(json.loads(formatter.format(record))["ts"])
+    assert stamps[0] == stamps[1] != stamps[2] != stamps[3]
+    record.created = 1_700_003_600.0
+    assert stamps[3] == logging.Formatter().formatTime(record, "%Y-%m-%dT%H:%M:%S")
+
+
 def test_a_log_line_outside_a_request_has_no_request_id_and_carries_the_exception() -> None:
     try:
         raise ValueError("bad input")
