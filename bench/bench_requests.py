@@ -4,8 +4,10 @@ that the machine's noise falls on all of them alike.
 
     python -m bench.bench_requests [--seconds 2] [--rounds 5] [--postgres URL]
 
-``/health/live`` runs the same middleware, routing and access check as any route and touches
-no database: a route's cost over it is what its own work (statements, serialisation) adds.
+The demo holds nine factories; the bench registers more first, so that the list's page really
+has 20 rows (and a next cursor). ``/health/live`` runs the same middleware, routing and access
+check as any route and touches no database: a route's cost over it is what its own work
+(statements, serialisation) adds.
 Timed with ``wrk -t1 -c1`` (one connection, kept alive), each kind for ``--seconds`` in turn,
 round after round: the p50 latency, and the CPU time the serving process spent per request,
 which other work on a shared machine hardly disturbs (on PostgreSQL it leaves out the
@@ -45,6 +47,16 @@ def wait_for_rates(base_url: str, token: str, timeout: float = 60) -> None:
             return
         time.sleep(0.5)
     raise TimeoutError("reporting has no compliance-point rates yet")
+
+
+def fill_list(base_url: str, token: str, rows: int = 21) -> None:
+    """Register factories until ``LIST`` answers a full page (the demo has nine)."""
+    headers = {"authorization": f"Bearer {token}"}
+    have = len(httpx.get(base_url + "/v1/factories?limit=500", headers=headers).json()["items"])
+    for number in range(have, rows):
+        body = {"name": f"Bench factory {number:02d}", "country": "UZ", "region": "Tashkent"}
+        body |= {"export_markets": ["EU", "US"], "workforce": {"total": 120, "women": 90}}
+        httpx.post(base_url + "/v1/factories", headers=headers, json=body).raise_for_status()
 
 
 def targets(assessment: str, reporting: str) -> dict[str, tuple[str, str]]:
@@ -101,6 +113,7 @@ def main() -> None:
     rounds: list[dict[str, tuple[float, float]]] = []
     with running_platform(args.postgres, seed_demo=True) as platform:
         wait_for_rates(platform.url("reporting"), token)
+        fill_list(platform.url("assessment"), token)
         measure(platform, token, 1)  # warm-up: caches, compiled statements, pooled connections
         rounds = [measure(platform, token, args.seconds) for _ in range(args.rounds)]
     backend = "PostgreSQL" if args.postgres else "SQLite"
