@@ -37,6 +37,7 @@ from services.reporting.annual.schemas import (
     Trends,
 )
 from services.reporting.compliance import service as compliance
+from services.reporting.compliance.trends import trends_by_cycle_and_year
 from services.reporting.disclosure import OTHER, admit_annual, coarsened
 from services.reporting.freshness.service import freshness
 from services.reporting.models import Assessment, Factory, OutboxEvent, ReportPublication
@@ -135,6 +136,9 @@ async def build_annual_report(
     highest = sorted(shown, key=lambda q: (-(q.non_compliance_rate or 0), q.question_code))
     # Trends look back from the report's year: everything up to its end.
     history = ReportScope(country=country, date_to=date(year, 12, 31))
+    by_cycle, by_year = await trends_by_cycle_and_year(
+        session, history, audience, labels, "cluster"
+    )
     assert scope.date_to is not None  # for_year() sets both ends of the period
     activity = await activity_report(
         session, scope, today=min(date.today(), scope.date_to), audience=audience
@@ -187,12 +191,7 @@ async def build_annual_report(
             for cluster in clusters
         ],
         highest_non_compliance=highest[:HIGHEST_ISSUES],
-        trends=Trends(
-            by_cycle=await compliance.trends(
-                session, history, audience, labels, "cycle", "cluster"
-            ),
-            by_year=await compliance.trends(session, history, audience, labels, "year", "cluster"),
-        ),
+        trends=Trends(by_cycle=by_cycle, by_year=by_year),
         activity=activity,
     )
 

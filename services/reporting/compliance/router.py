@@ -9,6 +9,7 @@ from services.common.deps import ReadSessionDep
 from services.common.problems import Problem
 from services.reporting.access import Anyone
 from services.reporting.compliance import service
+from services.reporting.compliance import trends as trend_service
 from services.reporting.compliance.schemas import (
     ClusterRate,
     CompliancePointRate,
@@ -125,7 +126,7 @@ async def trends(
             allowed={"by": ["year"]},
         )
     labels = await service.catalog_labels(session, scope.country)
-    items = await service.trends(session, scope, audience, labels, by, level)
+    items = await trend_service.trends(session, scope, audience, labels, by, level)
     return TrendReport(
         scope=ScopeRead(**scope.__dict__),
         by=by,

@@ -10,20 +10,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import Select, Subquery, case, func, literal, select
+from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import FromClause
 from sqlmodel import col
 
+from services.reporting.compliance.labels import Labels, catalog_labels
 from services.reporting.compliance.schemas import (
     ClusterRate,
     CompliancePointRate,
     QuestionRate,
     Summary,
-    TrendPoint,
     Withheld,
 )
 from services.reporting.compliance.selection import Period, selected_assessments
@@ -32,14 +32,11 @@ from services.reporting.models import (
     AssessmentCluster,
     AssessmentCompliancePoint,
     AssessmentQuestion,
-    Catalog,
-    CatalogCluster,
-    CatalogCompliancePoint,
-    CatalogQuestion,
 )
 from services.reporting.scope import Audience, ReportScope
 
-__all__ = ["Period", "selected_assessments"]  # step 1 lives in selection.py; callers use it here
+# Step 1 lives in selection.py and the labels in labels.py; callers use them from here.
+__all__ = ["Labels", "Period", "catalog_labels", "selected_assessments"]
 
 
 def rate_fields(assessed: int, non_compliant: int, withheld: Withheld | None) -> dict[str, Any]:
@@ -58,58 +55,11 @@ def rate_fields(assessed: int, non_compliant: int, withheld: Withheld | None) ->
     }
 
 
-@dataclass
-class Labels:
-    """Names of clusters, CPs and questions, the newest catalogue of the country winning."""
-
-    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
-    points: dict[str, dict[str, Any]] = field(default_factory=dict)
-    questions: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def cluster_name(self, code: str) -> str:
-        return str(self.clusters.get(code, {}).get("name", code))
-
-    def point_name(self, code: str) -> str:
-        return str(self.points.get(code, {}).get("name", code))
-
-    def cluster_order(self, code: str) -> tuple[int, str]:
-        return (self.clusters.get(code, {}).get("position", 10_000), code)
-
-    def point_order(self, code: str) -> tuple[int, str]:
-        return (self.points.get(code, {}).get("position", 10_000), code)
-
-
-async def catalog_labels(session: AsyncSession, country: str | None) -> Labels:
-    stmt = select(col(Catalog.id))
-    if country:
-        stmt = stmt.where((col(Catalog.country) == country) | col(Catalog.country).is_(None))
-    stmt = stmt.order_by(col(Catalog.published_at).asc().nulls_first(), Catalog.id)
-    catalog_ids = list((await session.execute(stmt)).scalars())
-    labels = Labels()
-    if not catalog_ids:
-        return labels
-    order = {cid: i for i, cid in enumerate(catalog_ids)}
-    for model, target in (
-        (CatalogCluster, labels.clusters),
-        (CatalogCompliancePoint, labels.points),
-        (CatalogQuestion, labels.questions),
-    ):
-        # Plain rows, not ORM objects: a catalogue has hundreds of questions, and building an
-        # instance of each was most of a rates request's own cost. Same columns, same values.
-        table: Any = model.__table__  # type: ignore[union-attr]
-        rows = (
-            await session.execute(select(table).where(table.c.catalog_id.in_(catalog_ids)))
-        ).mappings()
-        for row in sorted(rows, key=lambda r: order[r["catalog_id"]]):
-            target[row["code"]] = dict(row)
-    return labels
-
-
-def _count_non_compliant(column: Any) -> Any:
+def count_non_compliant(column: Any) -> Any:
     return func.sum(case((column.is_(True), 1), else_=0))
 
 
-def _factory_share(selected: Subquery) -> Any:
+def factory_share(selected: FromClause) -> Any:
     """Step 7: the share of a factory's applicable CPs on which it is non-compliant."""
     return selected.c.points_non_compliant * 1.0 / func.nullif(selected.c.points_applicable, 0)
 
@@ -117,7 +67,7 @@ def _factory_share(selected: Subquery) -> Any:
 @lru_cache(maxsize=512)
 def _summary_statement(scope: ReportScope) -> Select[Any]:
     selected = selected_assessments(scope)
-    return select(func.count(), func.avg(_factory_share(selected))).select_from(selected)
+    return select(func.count(), func.avg(factory_share(selected))).select_from(selected)
 
 
 async def summary(session: AsyncSession, scope: ReportScope, audience: Audience) -> Summary:
@@ -133,47 +83,32 @@ async def summary(session: AsyncSession, scope: ReportScope, audience: Audience)
 
 
 async def _grouped(
-    session: AsyncSession, scope: ReportScope, model: Any, code_column: str, by: Period = None
+    session: AsyncSession, scope: ReportScope, model: Any, code_column: str
 ) -> Sequence[Any]:
-    rows: Sequence[Any] = (
-        await session.execute(_grouped_statement(scope, model, code_column, by))
-    ).all()
+    statement = _grouped_statement(scope, model, code_column)
+    rows: Sequence[Any] = (await session.execute(statement)).all()
     return rows
 
 
 @lru_cache(maxsize=512)
-def _grouped_statement(
-    scope: ReportScope, model: Any, code_column: str, by: Period = None
-) -> Select[Any]:
+def _grouped_statement(scope: ReportScope, model: Any, code_column: str) -> Select[Any]:
     """Cached like :func:`selected_assessments`, which it is built on.
 
-    Without periods, a semi-join (``assessment_id IN selected``) grouped by code alone: the
-    same rows (one selected assessment per factory, so the join repeats none), but SQLite
-    sorts only the codes, not the joined rows: the question rates took 2.5x longer as a join.
+    A semi-join (``assessment_id IN selected``) grouped by code alone: the same rows as a join
+    (one selected assessment per factory, so the join repeats none), but SQLite sorts only the
+    codes, not the joined rows: the question rates took 2.5x longer as a join.
     """
-    selected = selected_assessments(scope, by)
+    selected = selected_assessments(scope)
     code = getattr(model, code_column)
-    if by is None:
-        return (
-            select(
-                literal(0).label("period"),
-                code.label("code"),
-                func.count().label("assessed"),
-                _count_non_compliant(model.non_compliant).label("non_compliant"),
-            )
-            .where(model.assessment_id.in_(select(selected.c.assessment_id)))
-            .group_by(code)
-        )
     return (
         select(
-            selected.c.period,
+            literal(0).label("period"),
             code.label("code"),
             func.count().label("assessed"),
-            _count_non_compliant(model.non_compliant).label("non_compliant"),
+            count_non_compliant(model.non_compliant).label("non_compliant"),
         )
-        .select_from(selected)
-        .join(model, model.assessment_id == selected.c.assessment_id)
-        .group_by(selected.c.period, code)
+        .where(model.assessment_id.in_(select(selected.c.assessment_id)))
+        .group_by(code)
     )
 
 
@@ -271,67 +206,3 @@ async def question_rates(
             i.question_code,
         ),
     )
-
-
-async def trends(
-    session: AsyncSession,
-    scope: ReportScope,
-    audience: Audience,
-    labels: Labels,
-    by: Literal["cycle", "year"],
-    level: Literal["cluster", "compliance_point"],
-) -> list[TrendPoint]:
-    """Rates per cycle (each factory's n-th assessment) or per calendar year, plus 'ALL'.
-
-    Cycles are no published period (docs/disclosure-control.md): other audiences get none."""
-    if audience.is_public and by == "cycle":
-        return []
-    item: tuple[Any, str]
-    if level == "cluster":
-        item = (AssessmentCluster, "cluster_code")
-        name, order = labels.cluster_name, labels.cluster_order
-    else:
-        item = (AssessmentCompliancePoint, "compliance_point_code")
-        name, order = labels.point_name, labels.point_order
-    rows = await _grouped(session, scope, item[0], item[1], by)
-    shown = await plan(session, scope, audience, item, by_year=True)
-    items = [
-        TrendPoint(
-            period=int(r.period),
-            code=r.code,
-            name=name(r.code),
-            **rate_fields(
-                int(r.assessed),
-                int(r.non_compliant),
-                shown.withheld(int(r.period), r.code, int(r.assessed)),
-            ),
-        )
-        for r in rows
-        if r.period is not None and shown.period_published(int(r.period))
-    ]
-    selected = selected_assessments(scope, by)
-    share = _factory_share(selected)
-    totals = await session.execute(
-        select(selected.c.period, func.count(), func.avg(share))
-        .select_from(selected)
-        .group_by(selected.c.period)
-    )
-    for period, factories, average in totals.all():
-        if period is None or not shown.period_published(int(period)):
-            continue
-        withheld = shown.summary_withheld(int(period))
-        items.append(
-            TrendPoint(
-                period=int(period),
-                code="ALL",
-                name="All factories",
-                factories_assessed=int(factories),
-                factories_non_compliant=None,
-                non_compliance_rate=None,
-                withheld=withheld,
-                average_share_of_compliance_points_non_compliant=(
-                    None if withheld or average is None else float(average)
-                ),
-            )
-        )
-    return sorted(items, key=lambda i: (i.period, i.code == "ALL", order(i.code)))
