@@ -4,6 +4,8 @@ over the raw findings, on SQLite and PostgreSQL.
     .venv/bin/python -m bench.bench_reporting [--backend sqlite|postgresql|both]
         [--factories 2000] [--cycles 3] [--questions 250] [--runs 5]
 
+The report, the CP-rates endpoint and the raw GROUP BY run in turn, round after round.
+
 Events come from a seeded generator (no other service needed) and are served by an in-process
 fake source, so the sync figure includes the feed's JSON over HTTP (ASGI) as in production.
 PostgreSQL: BENCH_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test); the
@@ -209,13 +211,23 @@ async def load_raw(database: Database, feed: FeedLog) -> None:
             )
 
 
-async def timed(runs: int, call: Any) -> tuple[float, Any]:
-    times, result = [], None
+async def interleaved(runs: int, calls: dict[str, Any]) -> dict[str, tuple[float, float, Any]]:
+    """Each call once per round, in turn, so that a busy machine's noise falls on all alike:
+    per call the median wall time, the median CPU time of this process (every thread: on
+    SQLite the database's work too; on PostgreSQL the server's is not in it), the last result."""
+    walls: dict[str, list[float]] = {name: [] for name in calls}
+    cpus: dict[str, list[float]] = {name: [] for name in calls}
+    results: dict[str, Any] = {}
     for _ in range(runs):
-        started = time.perf_counter()
-        result = await call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
+        for name, call in calls.items():
+            started, cpu = time.perf_counter(), time.process_time()
+            results[name] = await call()
+            cpus[name].append(time.process_time() - cpu)
+            walls[name].append(time.perf_counter() - started)
+    return {
+        name: (statistics.median(walls[name]), statistics.median(cpus[name]), results[name])
+        for name in calls
+    }
 
 
 async def run_backend(
@@ -267,9 +279,10 @@ async def run_backend(
                 return {cp: (int(n), int(nc)) for cp, n, nc in rows.all()}
 
         await report(), await raw()  # warm caches and pools
-        report_median, report_body = await timed(runs, report)
-        cp_median, _ = await timed(runs, cp_rates)
-        raw_median, raw_counts = await timed(runs, raw)
+        measured = await interleaved(runs, {"report": report, "cp": cp_rates, "raw": raw})
+        report_median, report_cpu, report_body = measured["report"]
+        cp_median, cp_cpu, _ = measured["cp"]
+        raw_median, raw_cpu, raw_counts = measured["raw"]
         await client.aclose()
         served = {
             cp["compliance_point_code"]: (cp["factories_assessed"], cp["factories_non_compliant"])
@@ -286,6 +299,7 @@ async def run_backend(
         "cp_rates_median_s": cp_median,
         "raw_group_by_median_s": raw_median,
         "ratio_report_to_raw": report_median / raw_median,
+        "ratio_report_to_raw_cpu": report_cpu / raw_cpu,
     }
     print(f"\n[{name}]")
     print(
@@ -304,6 +318,12 @@ async def run_backend(
     print(
         f"  ratios to the raw GROUP BY: whole report {figures['ratio_report_to_raw']:.2f}, "
         f"CP rates {cp_median / raw_median:.2f}"
+    )
+    print(
+        f"  CPU of this process, medians: report {report_cpu * 1000:.0f} ms, CP rates "
+        f"{cp_cpu * 1000:.0f} ms, raw {raw_cpu * 1000:.0f} ms; whole report / raw "
+        f"{figures['ratio_report_to_raw_cpu']:.2f}"
+        + (" (the server's CPU is not in these)" if name == "PostgreSQL" else "")
     )
     return figures
 
