@@ -95,7 +95,7 @@ def test_the_cache_holds_at_most_its_bound(
         assert len(auth._VERIFIED) <= 2
 
 
-def test_a_token_just_expired_is_accepted_within_the_leeway() -> None:
+def test_a_token_just_expired_is_accepted_within_the_leeway(signature_checks: list[str]) -> None:
     """Clocks differ between issuer and verifier: the configured leeway (30 s by default)."""
     token = signed(sub="late", exp=int(time.time()) - 10)
     assert SETTINGS.leeway_seconds == 30
@@ -109,9 +109,10 @@ def test_an_algorithm_not_configured_is_refused_by_name() -> None:
     assert refusal(token) == "Token algorithm 'HS512' is not accepted."
 
 
-def test_the_latest_expiry_a_float_clock_counts_is_accepted() -> None:
+def test_the_latest_expiry_a_float_clock_counts_is_accepted(signature_checks: list[str]) -> None:
     token = signed(sub="far", exp=2**53)
     assert verify_token(token, SETTINGS).subject == "far"
+    assert signature_checks == [token]  # checked here, not served from an earlier test's cache
 
 
 def test_a_development_token_lasts_an_hour() -> None:
