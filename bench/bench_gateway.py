@@ -146,6 +146,8 @@ def one_connection(
     gateway_cpu = (cpu_seconds(gateway_pid) - cpu_before) / requests
     figures = {f"c1_{name}": statistics.median(t) * 1000 for name, t in timings.items()}
     figures["gateway_cpu_us"] = gateway_cpu * 1e6
+    # The machine is shared: the 1-minute load average says how much the round competed with.
+    figures["load"] = os.getloadavg()[0]
     return figures
 
 
@@ -194,10 +196,14 @@ def report(
             f"  round {n}: direct {f['c1_direct']:.3f}, nginx {f['c1_nginx']:.3f}, gateway "
             f"{f['c1_gateway']:.3f}; gateway adds {f['c1_gateway'] - f['c1_direct']:.3f} ms, "
             f"nginx {f['c1_nginx'] - f['c1_direct']:.3f} ms; gateway CPU "
-            f"{f['gateway_cpu_us']:.0f} us/request"
+            f"{f['gateway_cpu_us']:.0f} us/request; load average {f['load']:.1f}"
         )
     added = [f["c1_gateway"] - f["c1_direct"] for f in latency]
-    print(f"  gateway adds (median of rounds) {statistics.median(added):.3f} ms")
+    cpu = [f["gateway_cpu_us"] for f in latency]
+    print(
+        f"  gateway adds (median of rounds) {statistics.median(added):.3f} ms; "
+        f"gateway CPU (median) {statistics.median(cpu):.0f} us/request"
+    )
 
 
 def main() -> None:
