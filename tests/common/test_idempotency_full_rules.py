@@ -4,6 +4,7 @@ success replays empty, and a request's hash stays the same from one release to t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -98,6 +99,23 @@ async def test_a_long_key_sent_again_is_replayed(
     assert first.status_code == again.status_code == 201
     assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
     assert await notes(notes_database) == ["once"]
+
+
+async def test_a_scope_key_that_fits_is_kept_as_is_and_a_longer_one_ends_in_its_digest(
+    client: httpx.AsyncClient, notes_database: Database
+) -> None:
+    """Records outlive a deploy: a retry after one must find its record under the same key, so
+    the form is pinned. Up to the column's 300 characters, caller:path:key as it was."""
+    fits = "f" * (300 - len(f"{'w' * 200}:/v1/notes:"))
+    longer = fits + "g"
+    for key in (fits, longer):
+        headers = {**LONG_WRITER, "idempotency-key": key}
+        assert (await client.post("/v1/notes", json={"text": key}, headers=headers)).is_success
+    whole = f"{'w' * 200}:/v1/notes:{longer}"
+    digest = hashlib.sha256(whole.encode()).hexdigest()
+    assert sorted(await scope_keys(notes_database)) == sorted(
+        [f"{'w' * 200}:/v1/notes:{fits}", f"{whole[: 300 - 65]}#{digest}"]
+    )
 
 
 async def test_each_refusal_names_its_problem_type(client: httpx.AsyncClient) -> None:
