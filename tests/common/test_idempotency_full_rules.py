@@ -1,21 +1,24 @@
 """Idempotency-Key rules the whole (unsampled) mutation run found unpinned (issue 15): keys
-as long as the limit allows stay distinct, each refusal names its problem type, an empty
-success replays empty, and a request's hash stays the same from one release to the next."""
+as long as the limit allows stay distinct, a record's key and a request's hash keep their form
+from one release to the next, each refusal names its problem type, an empty success replays
+empty, and a refused commit is logged in its own words."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import create_service_app, get_session
 from services.common.auth import Access, Principal, Role
-from services.common.db import Database
+from services.common.db import Database, UnitOfWork
 from services.common.idempotency import MAX_KEY_LENGTH, _request_hash
 from services.common.ids import new_id
 from services.common.problems import PROBLEM_TYPE_BASE
@@ -140,6 +143,24 @@ async def test_an_empty_success_replays_empty(
     assert again.headers["idempotent-replayed"] == "true"
     assert again.content == b"" and again.headers["content-length"] == "0"
     assert await notes(notes_database) == ["quiet"]
+
+
+async def test_a_commit_the_database_refuses_is_logged_in_its_own_words_with_the_error(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def refuse(self: UnitOfWork) -> None:
+        await self.close_sessions()
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(UnitOfWork, "commit", refuse)
+    with caplog.at_level(logging.ERROR, logger="bw.idempotency"):
+        response = await client.post(
+            "/v1/notes", json={"text": "t"}, headers={**WRITER, "idempotency-key": "refused"}
+        )
+    assert response.status_code == 503
+    [record] = [r for r in caplog.records if r.name == "bw.idempotency"]
+    assert record.getMessage() == "commit of an idempotent request failed"
+    assert record.exc_info is not None and record.exc_info[0] is OperationalError
 
 
 def test_a_requests_hash_is_the_same_from_one_release_to_the_next() -> None:
