@@ -58,6 +58,11 @@ TARGETS: tuple[Target, ...] = (
                 "codec names are case-insensitive: 'LATIN-1' is the same codec",
             ),
             Equivalent(
+                r'self\.log\.name, level, "", 0, "request", \(\), None, extra=extra',
+                "the record's file and line are never shown by the JSON line (the reason it is "
+                "made by hand), and a message without arguments reads the same with () or None",
+            ),
+            Equivalent(
                 r'path = scope\.get\("path", ""\)',
                 "ASGI requires path in every http scope: the default is never used",
             ),
