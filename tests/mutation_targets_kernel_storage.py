@@ -32,6 +32,47 @@ TARGETS: tuple[Target, ...] = (
         "migrate",
         (f"{COMMON}/migrate.py",),
         ("tests/common/test_migrations.py", "tests/common/test_migrate_rules.py"),
+        equivalents=(
+            Equivalent(
+                r'ScriptDirectory\.from_config\(alembic_config\(service, "", None\)\)',
+                "a script directory reads only the migration files: the URL and schema it is "
+                "given are never used",
+            ),
+            Equivalent(
+                r"^\s+compare_type=True,$",
+                "alembic compares column types unless compare_type is False itself (its default "
+                "since 1.12): None or no argument compare the same (False dies by the "
+                "autogenerate test)",
+            ),
+            Equivalent(
+                r'config\.set_main_option\("(script_location|path_separator|version_locations)"',
+                "alembic's configuration is a ConfigParser, whose option names are "
+                "case-insensitive: SCRIPT_LOCATION is script_location (misspelt names die by "
+                "the configuration test)",
+            ),
+            Equivalent(
+                r"^    engine = make_engine\(url, schema\)$",
+                "current_revision names the schema twice, in the engine's search_path and as "
+                "the version table's schema: either alone finds the same table (dropping both "
+                "would not be one mutant)",
+            ),
+            Equivalent(
+                r'sync, opts=\{"version_table_schema": schema\}',
+                "the engine's search_path is the schema: the unqualified version table is the "
+                "schema's (the other half of the pair above)",
+            ),
+            Equivalent(
+                r"^\s+version_table_schema=schema,$",
+                "the migration's connection has the schema as its search_path, so alembic "
+                "creates and reads an unqualified version table there (the tables of the "
+                "migrations go there the same way, tested on PostgreSQL)",
+            ),
+            Equivalent(
+                r'text\("SELECT 1 FROM pg_namespace WHERE nspname = :s"\)',
+                "SQL keywords and unquoted identifiers are case-insensitive: the lower-cased "
+                "query is the same query",
+            ),
+        ),
     ),
     Target(
         "idempotency purge",

@@ -84,8 +84,9 @@ def test_the_chain_runs_one_step_at_a_time_from_its_first_revision_to_head(servi
 
 def test_a_revision_this_code_does_not_know_is_a_key_error() -> None:
     """What `bw migrate` reports as a database newer than the code."""
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as raised:
         revisions_between("training", "0123456789ab")
+    assert raised.value.args == ("0123456789ab",)  # a log of it names the revision
 
 
 async def test_the_revision_a_database_is_at_is_read_back(
