@@ -9,7 +9,7 @@ raw events. No factory name is kept: reports are aggregates and never name a fac
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index
+from sqlalchemy import JSON, BigInteger, Index
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -38,6 +38,8 @@ class FeedCursor(ReportingTable, table=True):
 
     source: str = Field(primary_key=True, max_length=40)
     last_event_id: int = Field(default=0)
+    # With last_event_id, the feed position applied (PostgreSQL: <txid>.<id>; None: a bare id).
+    last_event_txid: int | None = Field(default=None, sa_type=BigInteger())
     last_event_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
     caught_up_at: datetime | None = Field(
@@ -46,6 +48,17 @@ class FeedCursor(ReportingTable, table=True):
     last_attempt_at: datetime | None = None
     last_error: str | None = Field(default=None, max_length=500)
     consecutive_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class AppliedVersion(ReportingTable, table=True):
+    """The newest version of each source aggregate applied: the feed's transaction-id order is
+    not commit order, so an older snapshot may arrive after a newer one (ADR 0011)."""
+
+    __tablename__ = "applied_version"
+
+    aggregate_type: str = Field(primary_key=True, max_length=80)
+    aggregate_id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(sa_type=BigInteger())
 
 
 # --- assessment feed -------------------------------------------------------------------------

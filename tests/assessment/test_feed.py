@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.assessment.models import OutboxEvent
 from services.common.db import Database
@@ -95,7 +96,7 @@ async def test_many_concurrent_writers_and_a_polling_reader_miss_nothing(
                 )
             ).json()
             seen.extend(item["id"] for item in page["items"])
-            cursor = int(page["next_cursor"])
+            cursor = page["next_cursor"]
             if finished and not page["has_more"]:
                 return
             await asyncio.sleep(0)
@@ -114,41 +115,38 @@ async def test_many_concurrent_writers_and_a_polling_reader_miss_nothing(
     assert seen == everything
 
 
-async def _late_commit_scenario(database: Database, *, lock: bool) -> tuple[list[int], list[int]]:
+async def _late_commit_scenario(
+    database: Database, *, kernel_feed: bool
+) -> tuple[list[int], list[int]]:
     """Transaction A draws an event id first but commits last; B draws the next id meanwhile.
-    A reader polls in between. Returns (ids the reader saw, ids in the table)."""
+    A reader polls in between, through the kernel's feed or (the control experiment) by plain
+    id order. Returns (ids the reader saw, ids in the table)."""
 
     async def add(session: AsyncSession, name: str) -> None:
-        payload: dict[str, Any] = {"id": name}
-        if lock:
-            await append_event(
-                session,
-                OutboxEvent,
-                event_type="brand.created",
-                aggregate_type="brand",
-                aggregate_id=name,
-                payload=payload,
-            )
-        else:  # the same insert without the kernel's advisory lock: the control experiment
-            session.add(
-                OutboxEvent(
-                    event_type="brand.created",
-                    aggregate_type="brand",
-                    aggregate_id=name,
-                    payload=payload,
-                )
-            )
-            await session.flush()
+        await append_event(
+            session,
+            OutboxEvent,
+            event_type="brand.created",
+            aggregate_type="brand",
+            aggregate_id=name,
+            payload={"id": name},
+        )
 
     seen: list[int] = []
-    cursor = 0
+    cursor: Any = 0
 
     async def poll() -> None:
         nonlocal cursor
         async for session in database.read_session():
-            page = await read_changes(session, OutboxEvent, cursor, 100)
-        seen.extend(item.id for item in page.items)
-        cursor = int(page.next_cursor)
+            if kernel_feed:
+                page = await read_changes(session, OutboxEvent, cursor, 100, hold_wait=0)
+                seen.extend(item.id for item in page.items)
+                cursor = page.next_cursor
+            else:
+                stmt = select(OutboxEvent.id).where(col(OutboxEvent.id) > cursor)
+                ids = list((await session.execute(stmt.order_by(OutboxEvent.id))).scalars())
+                seen.extend(i for i in ids if i is not None)
+                cursor = seen[-1] if seen else cursor
 
     async def transaction_b() -> None:
         async with database.sessionmaker() as session:
@@ -174,7 +172,7 @@ async def _late_commit_scenario(database: Database, *, lock: bool) -> tuple[list
 async def test_an_event_that_commits_late_is_not_skipped(
     assessment_app: FastAPI, assessment_database: Database
 ) -> None:
-    seen, in_table = await _late_commit_scenario(assessment_database, lock=True)
+    seen, in_table = await _late_commit_scenario(assessment_database, kernel_feed=True)
     assert len(in_table) == 2
     assert seen == in_table
 
@@ -182,10 +180,11 @@ async def test_an_event_that_commits_late_is_not_skipped(
 async def test_control_without_serialised_writers_the_reader_would_skip(
     assessment_app: FastAPI, assessment_database: Database
 ) -> None:
-    """Proves the previous test can fail: without the advisory lock, PostgreSQL lets B commit
-    while A is open and the reader jumps past A's id. SQLite serialises writers by itself
-    (BEGIN IMMEDIATE), so there nothing is skipped even without the lock."""
-    seen, in_table = await _late_commit_scenario(assessment_database, lock=False)
+    """Proves the previous test can fail: PostgreSQL lets B commit while A is open (no lock),
+    and a reader paging by id alone jumps past A's id; the kernel's feed holds B back until A
+    has ended (ADR 0011). SQLite serialises writers by itself (BEGIN IMMEDIATE), so there id
+    order is commit order and nothing is skipped."""
+    seen, in_table = await _late_commit_scenario(assessment_database, kernel_feed=False)
     assert len(in_table) == 2
     if assessment_database.is_sqlite:
         assert seen == in_table

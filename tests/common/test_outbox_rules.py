@@ -1,15 +1,14 @@
 """The outbox and its feed, rule by rule (issue 15): an event records who and which request made
-it; a page is in id order, says whether more follow (exactly-full pages included) and where to
-go on. On PostgreSQL, writers queue on an advisory lock so ids follow commit order: a reader
-never sees event 6 while 5 can still commit. That last part runs only on PostgreSQL."""
+it; a page is in id order (within one transaction on PostgreSQL), says whether more follow
+(exactly-full pages included) and where to go on. How PostgreSQL's feed never skips a late
+commit without a lock (transaction-id order below the snapshot's xmin) is in
+test_feed_xid.py."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from services.common.auth import Principal, current_principal_var
 from services.common.db import Database
@@ -85,12 +84,17 @@ async def _seed(database: Database, ids: list[int]) -> None:
 
 
 async def test_a_page_is_in_id_order_after_the_cursor(notes_database: Database) -> None:
-    await _seed(notes_database, [5, 2, 9, 7])
+    await _seed(notes_database, [5, 2, 9, 7])  # one transaction: one txid on PostgreSQL
     async with notes_database.sessionmaker() as session:
         page = await read_changes(session, NoteOutbox, after=2, limit=2)
-        rest = await read_changes(session, NoteOutbox, after=int(page.next_cursor), limit=2)
-    assert [e.id for e in page.items] == [5, 7] and page.next_cursor == "7" and page.has_more
-    assert [e.id for e in rest.items] == [9] and rest.next_cursor == "9" and not rest.has_more
+        rest = await read_changes(session, NoteOutbox, after=page.next_cursor, limit=2)
+    txid = page.items[0].txid
+    assert (txid is None) == (not TEST_DATABASE_URL)  # a txid on PostgreSQL only
+    prefix = f"{txid}." if txid is not None else ""
+    assert [e.id for e in page.items] == [5, 7] and page.has_more
+    assert page.next_cursor == f"{prefix}7"
+    assert [e.id for e in rest.items] == [9] and rest.next_cursor == f"{prefix}9"
+    assert not rest.has_more
 
 
 async def test_an_exactly_full_last_page_says_no_more(notes_database: Database) -> None:
@@ -117,52 +121,6 @@ def test_the_feed_is_published_under_the_internal_tag() -> None:
     assert route.tags == ["internal"]  # type: ignore[attr-defined]
 
 
-@pytest.mark.skipif(
-    not TEST_DATABASE_URL,
-    reason="PostgreSQL only: it draws ids before commit; SQLite has one writer at a time",
-)
-async def test_a_second_writer_waits_for_the_first_so_ids_follow_commit_order(
-    notes_database: Database,
-) -> None:
-    async with (
-        notes_database.sessionmaker() as first,
-        notes_database.sessionmaker() as second,
-        notes_database.sessionmaker() as watcher,
-    ):
-        first_pid, second_pid = await _pid(first), await _pid(second)
-        await append(first, "first")  # takes the outbox lock until it commits
-        assert await _advisory_locks(watcher, first_pid) == [True]
-        waiting = asyncio.create_task(_append_and_commit(second, "second"))
-        while await _advisory_locks(watcher, second_pid) != [False]:  # queued, not granted
-            assert not waiting.done(), "the second writer did not wait for the first"
-            await asyncio.sleep(0.02)
-        await first.commit()
-        await asyncio.wait_for(waiting, 30)
-    events = await stored(notes_database)
-    assert [e.aggregate_id for e in events] == ["first", "second"]
-
-
-async def _pid(session: Any) -> int:
-    """The backend of the session's transaction (kept: the session is not ended here)."""
-    return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
-
-
-async def _advisory_locks(session: Any, pid: int) -> list[bool]:
-    """Whether each advisory lock that backend holds or waits for is granted."""
-    rows = await session.execute(
-        text("SELECT granted FROM pg_locks WHERE locktype = 'advisory' AND pid = :pid"),
-        {"pid": pid},
-    )
-    granted = [bool(g) for g in rows.scalars()]
-    await session.rollback()  # a fresh snapshot of pg_locks next time
-    return granted
-
-
-async def _append_and_commit(session: Any, aggregate_id: str) -> None:
-    await append(session, aggregate_id)
-    await session.commit()
-
-
 def test_every_write_success_declares_the_feed_event_header_and_nothing_else_does() -> None:
     document: dict[str, Any] = {
         "paths": {
@@ -183,10 +141,11 @@ def test_every_write_success_declares_the_feed_event_header_and_nothing_else_doe
     paths = document["paths"]
     header = paths["/v1/notes"]["post"]["responses"]["201"]["headers"]["Feed-Event"]
     assert header == {
-        "description": "The change-feed event this write committed, as `source:id` (e.g. "
-        "`assessment:1234`); present when the write changed data the reports are built from. "
-        "Pass it to `GET /v1/reports/freshness?event=` to learn when the reports include it.",
-        "schema": {"type": "string", "pattern": "^[a-z]+:[0-9]+$"},
+        "description": "The change-feed event this write committed, as `source:position` "
+        "(`assessment:1234` on SQLite, `assessment:<txid>.<id>` on PostgreSQL); present when the "
+        "write changed data the reports are built from. Pass it to "
+        "`GET /v1/reports/freshness?event=` to learn when the reports include it.",
+        "schema": {"type": "string", "pattern": r"^[a-z]+:[0-9]{1,19}(\.[0-9]{1,19})?$"},
     }
     assert set(paths["/v1/notes/{id}"]["patch"]["responses"]["200"]["headers"]) == {
         "ETag",

@@ -133,22 +133,23 @@ async def feeds(
         await client.aclose()
 
 
-async def last_event_ids(feeds: dict[str, httpx.AsyncClient]) -> dict[str, int]:
+async def last_event_ids(feeds: dict[str, httpx.AsyncClient]) -> dict[str, str]:
+    """Each feed's cursor after its last event (an id on SQLite, ``<txid>.<id>`` on PostgreSQL)."""
     last = {}
     for name, client in feeds.items():
-        after, more = 0, True
+        after, more = "0", True
         while more:
             page = await client.get(
                 "/internal/v1/changes", params={"after": after, "limit": 1000}, headers=ADMIN
             )
             assert page.status_code == 200, page.text
-            after, more = int(page.json()["next_cursor"]), page.json()["has_more"]
+            after, more = page.json()["next_cursor"], page.json()["has_more"]
         last[name] = after
     return last
 
 
 async def services_with_new_events(
-    feeds: dict[str, httpx.AsyncClient], last: dict[str, int]
+    feeds: dict[str, httpx.AsyncClient], last: dict[str, str]
 ) -> list[str]:
     changed = []
     for name, client in feeds.items():

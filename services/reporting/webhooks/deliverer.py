@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.common.db import Database
+from services.common.feed_order import FeedPosition
 from services.common.outbox import read_changes
 from services.reporting.models import OutboxEvent
 from services.reporting.settings import ReportingSettings
@@ -105,7 +106,8 @@ class Deliverer:
                 session.add(cursor)
             # The kernel's own feed read, so this follows whatever rule keeps the feed in
             # commit order (it never skips an event that commits late).
-            page = await read_changes(session, OutboxEvent, cursor.last_event_id, limit)
+            after = FeedPosition(cursor.last_event_txid, cursor.last_event_id)
+            page = await read_changes(session, OutboxEvent, after, limit)
             events = [event.model_dump() for event in page.items]
             if not events:
                 await session.rollback()  # nothing new: no write, no lock held
@@ -113,7 +115,7 @@ class Deliverer:
             subscriptions = await load_subscriptions(session)
             for event in events:
                 await enqueue(session, LOCAL_SOURCE, event, subscriptions)
-            cursor.last_event_id = int(page.next_cursor)
+            cursor.last_event_txid, cursor.last_event_id = page.items[-1].txid, page.items[-1].id
             await session.commit()
         return len(events)
 

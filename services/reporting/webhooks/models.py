@@ -93,3 +93,5 @@ class WebhookFeedCursor(ReportingTable, table=True):
 
     source: str = Field(primary_key=True, max_length=40)
     last_event_id: int = Field(default=0, sa_type=BigInteger())
+    # The feed position with last_event_id (PostgreSQL: <txid>.<id>; None: a bare id).
+    last_event_txid: int | None = Field(default=None, sa_type=BigInteger())
