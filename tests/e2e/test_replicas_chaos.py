@@ -27,6 +27,7 @@ from sqlalchemy import text
 
 from bw.runner import Platform
 from services.common.db import make_engine
+from services.common.feed_order import FeedPosition
 from tests.e2e.conftest import SERVICES, free_port
 from tests.support import TEST_DATABASE_URL, auth_header
 
@@ -183,12 +184,13 @@ async def ids(env: dict[str, str], service: str, table: str) -> set[str]:
 
 
 def last_event(outcomes: list[Outcome], source: str) -> str:
-    numbers = [
-        int(o.feed_event.split(":")[1])
+    """The source's last event in feed order (``<txid>.<id>`` positions on PostgreSQL)."""
+    positions = [
+        FeedPosition.parse(o.feed_event.split(":")[1])
         for o in outcomes
         if o.feed_event and o.feed_event.startswith(f"{source}:")
     ]
-    return f"{source}:{max(numbers)}"
+    return f"{source}:{max(positions, key=FeedPosition.key)}"
 
 
 def test_killing_one_replica_of_each_service_under_load(migrated_env: dict[str, str]) -> None:

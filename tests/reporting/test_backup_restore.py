@@ -35,6 +35,8 @@ OWN_TABLES = {"feed_cursor", "outbox", "idempotency_record", "report_publication
 # Reporting's own state beside the read model: webhooks and the leases of its background work.
 OWN_TABLES |= {"webhook_subscription", "webhook_delivery", "webhook_attempt"}
 OWN_TABLES |= {"webhook_feed_cursor", "worker_lease"}
+# The newest version applied per aggregate: beside the cursors, cleared per source on a rebuild.
+OWN_TABLES |= {"applied_version"}
 
 
 @pytest.fixture

@@ -1,12 +1,14 @@
 """After a write, a client can tell when the reports include it: the write answers
-``Feed-Event: <source>:<id>`` and ``/v1/reports/freshness?event=`` says whether it is applied.
-Everything goes through the gateway; reporting's sync pulls one small page per round."""
+``Feed-Event: <source>:<position>`` (``<id>`` on SQLite, ``<txid>.<id>`` on PostgreSQL) and
+``/v1/reports/freshness?event=`` says whether it is applied. Everything goes through the
+gateway; reporting's sync pulls one small page per round."""
 
 from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
 
+from services.common.feed_order import FeedPosition
 from services.reporting.settings import ReportingSettings
 from services.reporting.sync.worker import make_readers
 from tests.assessment.builders import (
@@ -65,10 +67,11 @@ async def test_freshness_says_applied_exactly_when_the_report_shows_the_write(
     event = published.headers["feed-event"]
     events = await feed(assessment_client)
     # The header names the last event the publication committed: the feed's newest.
-    assert event == f"assessment:{events[-1]['id']}"
+    newest = events[-1]
+    assert event == f"assessment:{FeedPosition(newest.get('txid'), newest['id'])}"
     assert events[-1]["aggregate_id"] == assessment["id"]
     # Each write names its own event: the findings' came before the publication's.
-    assert _id(submitted.headers["feed-event"]) < _id(event)
+    assert _position(submitted.headers["feed-event"]).key() < _position(event).key()
 
     [reader] = make_readers(
         reporting_app.state.db,
@@ -155,8 +158,12 @@ def _factory(name: str) -> dict[str, str]:
     return {"name": f"Farg'ona Tikuv {name}", "country": "UZ", "region": "Fergana"}
 
 
+def _position(event: str) -> FeedPosition:
+    return FeedPosition.parse(event.removeprefix("assessment:"))
+
+
 def _id(event: str) -> int:
-    return int(event.removeprefix("assessment:"))
+    return _position(event).id
 
 
 async def test_a_replayed_keyed_write_names_the_event_of_its_first_answer(

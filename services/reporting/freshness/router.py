@@ -17,7 +17,8 @@ async def freshness(
     event: str | None = Query(
         None,
         pattern=service.EVENT_PATTERN,
-        description="A write's `Feed-Event` answer header (e.g. `assessment:1234`): the answer "
+        description="A write's `Feed-Event` answer header (`assessment:1234` on SQLite, "
+        "`assessment:<txid>.<id>` on PostgreSQL): the answer "
         "then says whether the reports include that write. Poll until `event.applied`.",
     ),
 ) -> Freshness:

@@ -7,6 +7,10 @@ class FeedFreshness(BaseModel):
     source: str
     status: str = Field(description="ok, catching_up, source_unavailable or never_synced.")
     last_event_id: int
+    last_event_position: str = Field(
+        description="The cursor in the source's feed: `<txid>.<id>` on PostgreSQL, `<id>` on "
+        "SQLite (the `after` of the next read)."
+    )
     last_event_at: datetime | None = Field(description="When the last applied event happened.")
     data_as_of: datetime | None = Field(
         description="Every change the source committed before this moment is in the reports."
@@ -19,7 +23,7 @@ class FeedFreshness(BaseModel):
 class EventFreshness(BaseModel):
     """Whether the reports include one write: the event its answer named in ``Feed-Event``."""
 
-    event: str = Field(description="The event asked about, as `source:id`.")
+    event: str = Field(description="The event asked about, as `source:position`.")
     applied: bool = Field(
         description="True once reporting has applied this event (and every earlier one of its "
         "source): a report read now includes the write."

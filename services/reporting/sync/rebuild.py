@@ -18,9 +18,11 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.db import Database
-from services.reporting.models import FeedCursor, ReportingTable
+from services.common.feed_order import FeedPosition
+from services.reporting.models import AppliedVersion, FeedCursor, ReportingTable
 from services.reporting.sync.apply import DELETIONS
 from services.reporting.sync.rows import parse_datetime
 
@@ -49,8 +51,8 @@ def source_tables(source: str) -> list[type[ReportingTable]]:
     return tables
 
 
-# Fetches the one event after the given id from the source's feed.
-FeedPage = Callable[[int], Awaitable[dict[str, Any]]]
+# Fetches the one event after the given position from the source's feed.
+FeedPage = Callable[[FeedPosition], Awaitable[dict[str, Any]]]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -74,7 +76,8 @@ async def diverged_cursor(
         cursor = await session.get(FeedCursor, source)
     if cursor is None or cursor.last_event_id == 0:
         return None
-    page = await fetch_one(cursor.last_event_id - 1)
+    # The position just before the cursor's event: the same transaction, the id before.
+    page = await fetch_one(FeedPosition(cursor.last_event_txid, cursor.last_event_id - 1))
     items: list[dict[str, Any]] = page.get("items") or []
     if event_matches(items[0] if items else None, cursor.last_event_id, cursor.last_event_at):
         return None
@@ -90,8 +93,11 @@ async def forget_source(session: AsyncSession, source: str, cursor: FeedCursor |
     """Drop every row built from the source and send its (locked) cursor back to the start."""
     for model in source_tables(source):
         await session.execute(delete(model.__table__))  # type: ignore[attr-defined]
+    aggregates = col(AppliedVersion.aggregate_type).in_(SOURCE_AGGREGATES[source])
+    await session.execute(delete(AppliedVersion).where(aggregates))
     if cursor is not None:
         cursor.last_event_id = 0
+        cursor.last_event_txid = None
         cursor.last_event_at = None
         cursor.caught_up_at = None
         cursor.updated_at = datetime.now(UTC)

@@ -22,12 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Role, mint_token
 from services.common.db import Database
+from services.common.feed_order import FeedPosition
 from services.common.http_client import make_client
 from services.common.settings import AuthSettings
 from services.reporting.models import FeedCursor
 from services.reporting.settings import ReportingSettings
 from services.reporting.sync.apply import ApplyContext, apply_event, parse_datetime
 from services.reporting.sync.rebuild import rebuild_if_diverged
+from services.reporting.sync.versions import claim_if_newer
 from services.reporting.webhooks.events import enqueue, load_subscriptions
 
 log = logging.getLogger("bw.reporting.sync")
@@ -69,6 +71,12 @@ async def ensure_cursor(db: Database, source: str) -> FeedCursor:
         return cursor
 
 
+def position_of(cursor: FeedCursor) -> FeedPosition:
+    """Where the cursor stands in its source's feed (a bare id until a PostgreSQL feed answers
+    with a ``<txid>.<id>`` position)."""
+    return FeedPosition(cursor.last_event_txid, cursor.last_event_id)
+
+
 async def _locked_cursor(session: AsyncSession, source: str) -> FeedCursor:
     """The cursor row, locked for this transaction (SQLite: the write lock is already held)."""
     stmt = select(FeedCursor).where(FeedCursor.source == source).with_for_update()  # type: ignore[arg-type]
@@ -101,11 +109,11 @@ class FeedReader:
             self.auth_settings, role=Role.SERVICE, subject="reporting-sync", ttl_seconds=300
         )
 
-    async def fetch(self, after: int, limit: int | None = None) -> dict[str, Any]:
+    async def fetch(self, after: FeedPosition, limit: int | None = None) -> dict[str, Any]:
         try:
             response = await self.client.get(
                 "/internal/v1/changes",
-                params={"after": after, "limit": limit or self.page_size},
+                params={"after": str(after), "limit": limit or self.page_size},
                 headers={"authorization": f"Bearer {self._token()}"},
             )
         except httpx.HTTPError as exc:
@@ -114,7 +122,7 @@ class FeedReader:
             raise FeedUnavailable(f"HTTP {response.status_code} from {response.request.url}")
         try:
             page: dict[str, Any] = response.json()
-            page["items"], page["next_cursor"]
+            page["items"], FeedPosition.parse(page["next_cursor"])
         except (ValueError, KeyError, TypeError) as exc:
             raise FeedUnavailable("The source answered with something that is not a page") from exc
         return page
@@ -123,26 +131,32 @@ class FeedReader:
         """Fetch the page after the stored cursor and apply it with the new cursor, atomically."""
         await ensure_cursor(self.db, self.source)
         async with self.db.sessionmaker() as session:
-            after = (await session.get(FeedCursor, self.source)).last_event_id  # type: ignore[union-attr]
+            stored = await session.get(FeedCursor, self.source)
+            assert stored is not None
+            after = position_of(stored)
         asked_at = now()
         page = await self.fetch(after)
         items: list[dict[str, Any]] = page["items"]
         has_more = bool(page.get("has_more"))
         async with self.db.sessionmaker() as session:
             cursor = await _locked_cursor(session, self.source)
-            if cursor.last_event_id != after:
+            if position_of(cursor) != after:
                 # Another syncer applied this page meanwhile: drop ours, read on from theirs.
                 await session.rollback()
                 return PageResult(applied=0, has_more=True)
             context = ApplyContext()
             subscriptions = await load_subscriptions(session) if items else []
             for event in items:
-                # Deliveries first (they compare with the rows the event replaces), then the
-                # rows: both commit with the cursor, or neither does.
+                # A snapshot older than one applied already is skipped, deliveries and rows
+                # alike (sync/versions.py). Deliveries first (they compare with the rows the
+                # event replaces), then the rows: both commit with the cursor, or neither does.
+                if not await claim_if_newer(session, event):
+                    continue
                 await enqueue(session, self.source, event, subscriptions)
                 await apply_event(session, event, context)
             if items:
-                cursor.last_event_id = int(page["next_cursor"])
+                reached = FeedPosition.parse(page["next_cursor"])
+                cursor.last_event_txid, cursor.last_event_id = reached.txid, reached.id
                 cursor.last_event_at = parse_datetime(items[-1]["occurred_at"])
             cursor.updated_at = now()
             cursor.last_attempt_at = asked_at
@@ -153,7 +167,7 @@ class FeedReader:
             await session.commit()
         return PageResult(applied=len(items), has_more=has_more)
 
-    async def fetch_one(self, after: int) -> dict[str, Any]:
+    async def fetch_one(self, after: FeedPosition) -> dict[str, Any]:
         return await self.fetch(after, limit=1)
 
     async def verify(self) -> None:
