@@ -6,9 +6,11 @@ One platform runs two assessment replicas on one database. Each round, ``POST /v
 (a create: a row and its outbox event in one transaction) is driven with wrk for ``--seconds``
 first at replica 1 alone with ``--connections``, then at both replicas at once with half the
 connections each, so the same number of clients meets one process or two. Meanwhile a sampler
-counts the sessions waiting for the outbox's advisory lock (``pg_locks``, every 20 ms): if that
-lock caps a service's writers, the second replica's requests queue on it instead of adding
-throughput. Prints medians of the rounds and the two-to-one ratio; asserts nothing.
+counts the sessions waiting for an advisory lock and the active ones (``pg_locks``,
+``pg_stat_activity``, every 20 ms): the outbox's advisory lock capped a service's writers (the
+second replica's requests queued on it instead of adding throughput) until the feed was
+ordered by transaction id (ADR 0011); since then none waits. Prints medians of the rounds and
+the two-to-one ratio; asserts nothing.
 """
 
 from __future__ import annotations
