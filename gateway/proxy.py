@@ -1,41 +1,52 @@
-"""Forwarding a request to the service that owns its path, without buffering large bodies."""
+"""Forwarding a request to the service that owns its path, without buffering large bodies.
+
+The hot path is plain ASGI on bytes: the client's header pairs are filtered and passed on as
+they came, the replica's answer goes back as status, header pairs and body, with no request or
+response object built per request (httpx's and Starlette's header models were most of the
+gateway's Python time). A replica served by another transport (tests' in-process ones) is
+reached through httpx, answering the same ``Answer`` shape."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import httpx
 from fastapi import Request
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from gateway.replicas import Replica, Upstream
-from gateway.upstream_http import Http1Transport, StaleConnectionError
+from gateway.upstream_http import Body, Http1Transport, StaleConnectionError
 from services.common.problems import problem_response
 
 HOP_BY_HOP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "host",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
     }
 )
 # Identity headers only the gateway may set; a client's own copies are dropped.
-IDENTITY_HEADERS = frozenset({"x-bw-subject", "x-bw-role", "x-forwarded-user"})
+IDENTITY_HEADERS = frozenset({b"x-bw-subject", b"x-bw-role", b"x-forwarded-user"})
 # Where the request came from is the gateway's word alone (ClientAddressMiddleware decided it);
 # a client's claims, or a trusted proxy's chain already resolved, are not passed on.
-CLIENT_ADDRESS_HEADERS = frozenset({"x-forwarded-for", "forwarded", "x-real-ip"})
+CLIENT_ADDRESS_HEADERS = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
+# The gateway sets this one itself (RequestContextMiddleware's id, adopted or made).
+NOT_FORWARDED = HOP_BY_HOP | IDENTITY_HEADERS | CLIENT_ADDRESS_HEADERS | {b"x-request-id"}
 BUFFER_RESPONSE_BELOW = 256 * 1024
+SMALL_BODY = 65536
 
 
 def route_for(path: str, routes: dict[str, str]) -> str | None:
@@ -45,27 +56,40 @@ def route_for(path: str, routes: dict[str, str]) -> str | None:
     return None
 
 
-def _request_headers(request: Request, identity: dict[str, str]) -> list[tuple[str, str]]:
-    headers = [
-        (name, value)
-        for name, value in request.headers.items()
-        if name not in HOP_BY_HOP
-        and name not in IDENTITY_HEADERS
-        and name not in CLIENT_ADDRESS_HEADERS
-    ]
-    headers.append(("x-request-id", request.state.request_id))
-    client = request.client.host if request.client else ""
-    headers.append(("x-forwarded-for", client))
-    headers.extend(identity.items())
+class Incoming:
+    """What the proxy needs from the client's headers, read in one pass over the scope."""
+
+    __slots__ = ("chunked", "content_length", "headers", "keyed")
+
+    def __init__(self, scope: Scope) -> None:
+        self.content_length: bytes | None = None
+        self.chunked = False
+        self.keyed = False
+        kept: list[tuple[bytes, bytes]] = []
+        for name, value in scope["headers"]:
+            if name in NOT_FORWARDED:
+                if name == b"transfer-encoding":
+                    self.chunked = True
+                continue
+            if name == b"content-length":
+                self.content_length = value
+            elif name == b"idempotency-key":
+                self.keyed = True
+            kept.append((name, value))
+        self.headers = kept
+
+
+def _request_headers(
+    request: Request, incoming: Incoming, identity: dict[str, str]
+) -> list[tuple[bytes, bytes]]:
+    """The client's headers minus hop-by-hop, identity and address claims; then the request
+    id, the client's address as the gateway decided it, and the verified identity."""
+    headers = list(incoming.headers)
+    headers.append((b"x-request-id", request.scope["state"]["request_id"].encode("latin-1")))
+    client = request.scope.get("client")
+    headers.append((b"x-forwarded-for", client[0].encode("latin-1") if client else b""))
+    headers += [(name.encode(), value.encode("latin-1")) for name, value in identity.items()]
     return headers
-
-
-async def _raw_body(upstream: httpx.Response) -> bytes:
-    """The body as sent (still compressed if it was), so headers stay true."""
-    try:
-        return b"".join([chunk async for chunk in upstream.aiter_raw()])
-    except httpx.StreamConsumed:  # already read by a transport (in-process tests)
-        return upstream.content
 
 
 def _unavailable(request: Request, service: str, retry_after: float) -> Response:
@@ -82,36 +106,112 @@ RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({502, 503})
 
 
-def replayable(request: Request) -> bool:
+def replayable(method: str, incoming: Incoming) -> bool:
     """Reads, and writes the service itself deduplicates by Idempotency-Key: sending one twice
     cannot do twice what it asks. Any other write goes out once, whatever happens."""
-    return request.method in RETRYABLE_METHODS or "idempotency-key" in request.headers
+    return method in RETRYABLE_METHODS or incoming.keyed
 
 
-def _target(request: Request) -> bytes:
+def _target(scope: Scope) -> bytes:
     """The request target as the client sent it (its own percent-encoding kept)."""
-    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
-    query: bytes = request.scope.get("query_string", b"")
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+    query: bytes = scope.get("query_string", b"")
     return raw_path + b"?" + query if query else raw_path
 
 
-def _url(replica: Replica, target: bytes) -> tuple[httpx.URL, dict[str, object]]:
-    """The gateway's own client takes the target as is (no URL parsed per request); any other
-    transport (tests' in-process ones) gets the full URL."""
-    if isinstance(replica.transport, Http1Transport):
-        return replica.base_url, {"target": target}
-    return replica.base_url.copy_with(raw_path=target), {}
-
-
-async def _body(request: Request, replay: bool) -> bytes | AsyncIterator[bytes] | None:
+async def _body(request: Request, incoming: Incoming, replay: bool) -> Body:
     """None when there is no body; bytes when it may be sent again or is small; else the
     stream, sent once as it arrives."""
-    declared = request.headers.get("content-length")
-    if declared == "0" or (declared is None and "transfer-encoding" not in request.headers):
+    declared = incoming.content_length
+    if declared == b"0" or (declared is None and not incoming.chunked):
         return None
-    if replay or (declared is not None and declared.isdigit() and int(declared) <= 65536):
+    if replay or (declared is not None and declared.isdigit() and int(declared) <= SMALL_BODY):
         return await request.body()  # a small body goes out with the head, in one write
     return request.stream()
+
+
+def _framed(headers: list[tuple[bytes, bytes]], body: Body, incoming: Incoming) -> None:
+    """What httpx added on its own: the body's length when it is whole, chunking for a stream
+    of unknown length (the client's own Transfer-Encoding is hop-by-hop, not passed on)."""
+    if isinstance(body, bytes) and incoming.content_length is None:
+        headers.append((b"content-length", b"%d" % len(body)))
+    elif body is not None and not isinstance(body, bytes) and incoming.content_length is None:
+        headers.append((b"transfer-encoding", b"chunked"))
+
+
+class Upstreamed(Protocol):
+    """An answer from a replica: ``gateway.upstream_http.Answer``, or httpx's adapted."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+    async def read(self) -> bytes: ...
+    async def aclose(self) -> None: ...
+
+
+class _HttpxAnswer:
+    """An httpx transport's answer in the ``Answer`` shape."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.status = response.status_code
+        self.headers = response.headers.raw
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.response.aiter_raw():
+                yield chunk
+        except httpx.StreamConsumed:  # already read by the transport (in-process tests)
+            yield self.response.content
+
+    async def read(self) -> bytes:
+        """The body as sent (still compressed if it was), so headers stay true."""
+        return b"".join([chunk async for chunk in self.chunks()])
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+
+async def _exchange(
+    replica: Replica,
+    method: str,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: Body,
+    *,
+    replay: bool,
+    connect_timeout: float,
+    read_timeout: float,
+) -> Upstreamed:
+    transport = replica.transport
+    if isinstance(transport, Http1Transport):
+        return await transport.exchange(
+            replica.base_url,
+            method,
+            target,
+            [(b"host", replica.host_header), *headers],
+            body,
+            replay=replay,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+    outgoing = httpx.Request(
+        method,
+        replica.base_url.copy_with(raw_path=target),
+        headers=headers,
+        content=body,
+        extensions={
+            "timeout": {
+                "connect": connect_timeout,
+                "read": read_timeout,
+                "write": read_timeout,
+                "pool": connect_timeout,
+            },
+            "replay": replay,
+        },
+    )
+    return _HttpxAnswer(await transport.handle_async_request(outgoing))
 
 
 async def forward(
@@ -122,8 +222,8 @@ async def forward(
     read_timeout: float,
     retries: int = 1,
     retry_backoff: float = 0.05,
-) -> Response:
-    """Send the request to one of the service's replicas and pass its answer back.
+) -> Response | Buffered:
+    """Send the request to one of the service's replicas and answer what to pass back.
 
     A replayable request (see ``replayable``) that fails to connect, loses its connection, or
     meets a 502/503 is tried again, on another replica when there is one (a 502/503 only on
@@ -133,23 +233,21 @@ async def forward(
     the replica had closed is retried on a new one by the transport and is no failure here. A
     replica's circuit counts one failure per request, however many attempts it took."""
     service = upstream.name
-    replay = replayable(request)
+    scope = request.scope
+    method: str = scope["method"]
+    incoming = Incoming(scope)
+    replay = replayable(method, incoming)
     try:
-        content = await _body(request, replay)
+        content = await _body(request, incoming, replay)
     except ClientDisconnect:
         return Response(status_code=499)
-    headers = _request_headers(request, identity)
-    target = _target(request)
-    timeouts = {
-        "connect": upstream.connect_timeout,
-        "read": read_timeout,
-        "write": read_timeout,
-        "pool": upstream.connect_timeout,
-    }
+    headers = _request_headers(request, incoming, identity)
+    _framed(headers, content, incoming)
+    target = _target(scope)
     attempts = max(1 + retries, len(upstream.replicas)) if replay else 1
     tried: list[Replica] = []
     failed: set[int] = set()
-    answer: httpx.Response | None = None
+    answer: Upstreamed | None = None
     chosen: Replica | None = None  # already picked by the 502/503 check below
     for attempt in range(attempts):
         picked = chosen or upstream.pick(tried)
@@ -160,17 +258,18 @@ async def forward(
         if attempt and replica in tried:
             await asyncio.sleep(retry_backoff * (2 ** (attempt - 1)))
         tried.append(replica)
-        url, extensions = _url(replica, target)
-        outgoing = httpx.Request(
-            request.method,
-            url,
-            headers=headers,
-            content=content,
-            extensions={"timeout": timeouts, "replay": replay, **extensions},
-        )
         replica.outstanding += 1
         try:
-            answer = await replica.transport.handle_async_request(outgoing)
+            answer = await _exchange(
+                replica,
+                method,
+                target,
+                headers,
+                content,
+                replay=replay,
+                connect_timeout=upstream.connect_timeout,
+                read_timeout=read_timeout,
+            )
         except ClientDisconnect:
             replica.outstanding -= 1
             return Response(status_code=499)  # the client left; nothing to answer
@@ -192,7 +291,7 @@ async def forward(
             if attempt + 1 < attempts:
                 continue
             return _unavailable(request, service, replica.breaker.reset_seconds)
-        if answer.status_code in RETRYABLE_STATUSES and attempt + 1 < attempts:
+        if answer.status in RETRYABLE_STATUSES and attempt + 1 < attempts:
             following = upstream.pick(tried)
             if isinstance(following, Replica) and following not in tried:
                 await answer.aclose()
@@ -205,30 +304,53 @@ async def forward(
     return await _pass_back(answer, replica)
 
 
-async def _pass_back(answer: httpx.Response, replica: Replica) -> Response:
+class Buffered:
+    """A whole answer sent as two ASGI messages: no Response object, no header re-encoding."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _passed_on(headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], int]:
+    """The answer's headers minus hop-by-hop ones (names lower-cased, as ASGI wants), and its
+    declared length (-1 when it has none)."""
+    kept: list[tuple[bytes, bytes]] = []
+    length = -1
+    for name, value in headers:
+        name = name.lower()
+        if name in HOP_BY_HOP:
+            continue
+        if name == b"content-length" and value.isdigit():
+            length = int(value)
+        kept.append((name, value))
+    return kept, length
+
+
+async def _pass_back(answer: Upstreamed, replica: Replica) -> Response | Buffered:
     """Small answers are read whole (one send); large ones stream, released when done."""
-    response_headers = [
-        (k.encode("latin-1"), v.encode("latin-1"))
-        for k, v in answer.headers.multi_items()
-        if k not in HOP_BY_HOP
-    ]
-    length = answer.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) <= BUFFER_RESPONSE_BELOW:
+    headers, length = _passed_on(answer.headers)
+    if 0 <= length <= BUFFER_RESPONSE_BELOW:
         try:
-            body = await _raw_body(answer)
+            body = await answer.read()
         finally:
             await answer.aclose()
             replica.outstanding -= 1
-        response = Response(content=body, status_code=answer.status_code)
-        response.raw_headers = response_headers
-        return response
+        return Buffered(answer.status, headers, body)
 
     async def release() -> None:
         await answer.aclose()
         replica.outstanding -= 1
 
     streaming = StreamingResponse(
-        answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(release)
+        answer.chunks(), status_code=answer.status, background=BackgroundTask(release)
     )
-    streaming.raw_headers = response_headers
+    streaming.raw_headers = headers
     return streaming

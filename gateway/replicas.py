@@ -37,8 +37,10 @@ class Replica:
     healthy: bool = True
     outstanding: int = 0
     client: httpx.AsyncClient = field(init=False)
+    host_header: bytes = field(init=False)  # what httpx would send as Host, worked out once
 
     def __post_init__(self) -> None:
+        self.host_header = self.base_url.netloc
         # The gateway's own calls (health, OpenAPI) share the pool; closing it closes both.
         self.client = httpx.AsyncClient(
             transport=self.transport, base_url=self.base_url, timeout=5.0

@@ -4,9 +4,10 @@ httpx's pooled transport goes through httpcore, h11 and anyio: per proxied reque
 about half the gateway's Python time under py-spy, plus a second socket write for a GET's empty
 end of message and a readability poll of the pooled socket. This one is an asyncio protocol over
 httptools' C parser: one write per request without a body, idle connections that notice the
-server closing them (no poll), answers streamed back through the same ``httpx.Response`` the
-rest of the gateway reads. It implements ``httpx.AsyncBaseTransport``, so the gateway's own
-calls (health checks, OpenAPI) and tests' in-process transports use the same interface.
+server closing them (no poll). The proxy calls ``Http1Transport.exchange`` with header pairs as
+bytes and gets an ``Answer`` (status, header pairs, body) with no httpx object built per
+request; ``handle_async_request`` wraps the same call in httpx's transport interface, for the
+gateway's own calls (health checks, OpenAPI) and for tests.
 Errors are httpx's: ConnectError/ConnectTimeout before anything was sent, ReadTimeout,
 RemoteProtocolError when a connection dies mid-answer.
 
@@ -122,33 +123,77 @@ class _Connection(asyncio.Protocol):
         return self.head
 
 
-class _Body(httpx.AsyncByteStream):
-    def __init__(self, pool: Http1Transport, conn: _Connection, read_timeout: float) -> None:
-        self.pool = pool
-        self.conn = conn
-        self.read_timeout = read_timeout
-        self.released = False
+class Answer:
+    """A replica's answer as it came: status, header pairs as bytes, and the body read from the
+    connection. The proxy passes these on without building any object per header."""
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        conn = self.conn
+    __slots__ = ("_conn", "_pool", "_read_timeout", "_released", "headers", "status")
+
+    def __init__(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        pool: Http1Transport,
+        conn: _Connection,
+        read_timeout: float,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self._pool = pool
+        self._conn = conn
+        self._read_timeout = read_timeout
+        self._released = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        conn = self._conn
         while True:
             while conn.chunks:
                 yield conn.chunks.popleft()
             if conn.complete:
                 return
-            if conn.closed:
-                raise httpx.RemoteProtocolError("the service closed the connection mid-answer")
-            conn.readable.clear()
-            try:
-                async with asyncio.timeout(self.read_timeout):
-                    await conn.readable.wait()
-            except TimeoutError:
-                raise httpx.ReadTimeout("the service stopped sending its answer") from None
+            await self._wait_for_more()
+
+    async def read(self) -> bytes:
+        """The whole body; usually already here with the head, so no wait at all."""
+        conn = self._conn
+        while not conn.complete:
+            await self._wait_for_more()
+        body = b"".join(conn.chunks)
+        conn.chunks.clear()
+        return body
+
+    async def _wait_for_more(self) -> None:
+        conn = self._conn
+        if conn.closed:
+            raise httpx.RemoteProtocolError("the service closed the connection mid-answer")
+        conn.readable.clear()
+        try:
+            async with asyncio.timeout(self._read_timeout):
+                await conn.readable.wait()
+        except TimeoutError:
+            raise httpx.ReadTimeout("the service stopped sending its answer") from None
 
     async def aclose(self) -> None:
-        if not self.released:
-            self.released = True
-            self.pool.release(self.conn)
+        if not self._released:
+            self._released = True
+            self._pool.release(self._conn)
+
+
+class _Body(httpx.AsyncByteStream):
+    """An ``Answer``'s body as httpx reads one (the gateway's own calls, tests)."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.answer.chunks():
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.answer.aclose()
+
+
+Body = bytes | AsyncIterator[bytes] | None
 
 
 class Http1Transport(httpx.AsyncBaseTransport):
@@ -185,39 +230,73 @@ class Http1Transport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"{url.host}:{port}: {exc}") from exc
         return conn
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await self._send(request, fresh=False)
-        except StaleConnectionError:
-            replay = request.method in REPLAY_METHODS or request.extensions.get("replay")
-            if not replay or not isinstance(request.stream, httpx.ByteStream):
-                raise  # a streamed body is gone, and a plain write goes out once
-            return await self._send(request, fresh=True)
-
-    async def _send(self, request: httpx.Request, *, fresh: bool) -> httpx.Response:
-        timeouts = request.extensions.get("timeout", {})
-        connect_timeout = timeouts.get("connect") or 5.0
-        read_timeout = timeouts.get("read") or 5.0
-        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-        target = request.extensions.get("target") or request.url.raw_path
-        lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), target)]
-        lines += [b"%s: %s\r\n" % (name, value) for name, value in request.headers.raw]
-        lines.append(b"\r\n")
-        head_bytes = b"".join(lines)
-        if head_bytes.count(b"\n") != len(lines) or head_bytes.count(b"\r") != len(lines):
+    async def exchange(
+        self,
+        url: httpx.URL,
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: Body,
+        *,
+        replay: bool,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> Answer:
+        """Send one request to the replica at ``url`` (only its host and port count; the
+        request line carries ``target`` as given) and answer its head, the body to follow.
+        ``headers`` go as they are: the caller names Host and the body's length or chunking.
+        A reused connection found closed is tried once more on a new one when the request may
+        be sent again (``replay``, or a read) and its body is still at hand."""
+        head = b"".join(
+            [
+                b"%s %s HTTP/1.1\r\n" % (method.encode(), target),
+                *[b"%s: %s\r\n" % pair for pair in headers],
+                b"\r\n",
+            ]
+        )
+        lines = len(headers) + 2
+        if head.count(b"\n") != lines or head.count(b"\r") != lines:
             raise httpx.LocalProtocolError("a header holds a line break; not sent")
-        conn = await self._connect(request.url, connect_timeout, fresh=fresh)
-        head = conn.start(head_only=request.method == "HEAD")
+        chunked = any(
+            name.lower() == b"transfer-encoding" and value.lower() == b"chunked"
+            for name, value in headers
+        )
+        head_only = method == "HEAD"
+        try:
+            return await self._send(
+                url, head, body, chunked, head_only, connect_timeout, read_timeout, fresh=False
+            )
+        except StaleConnectionError:
+            replay = replay or method in REPLAY_METHODS
+            if not replay or not (body is None or isinstance(body, bytes)):
+                raise  # a streamed body is gone, and a plain write goes out once
+            return await self._send(
+                url, head, body, chunked, head_only, connect_timeout, read_timeout, fresh=True
+            )
+
+    async def _send(
+        self,
+        url: httpx.URL,
+        head: bytes,
+        body: Body,
+        chunked: bool,
+        head_only: bool,
+        connect_timeout: float,
+        read_timeout: float,
+        *,
+        fresh: bool,
+    ) -> Answer:
+        conn = await self._connect(url, connect_timeout, fresh=fresh)
+        started = conn.start(head_only=head_only)
         assert conn.transport is not None
         try:
-            stream = request.stream
-            if isinstance(stream, httpx.ByteStream):  # bytes, or no body: one write
-                conn.transport.write(head_bytes + b"".join([bytes(c) for c in stream]))
+            if body is None or isinstance(body, bytes):  # one write
+                conn.transport.write(head + body if body else head)
             else:
-                conn.transport.write(head_bytes)
-                await self._send_body(conn, stream, chunked)
+                conn.transport.write(head)
+                await self._send_body(conn, body, chunked)
             async with asyncio.timeout(read_timeout):
-                status, headers = await head
+                status, headers = await started
         except TimeoutError:
             conn.transport.close()
             raise httpx.ReadTimeout("the service did not answer in time") from None
@@ -229,19 +308,13 @@ class Http1Transport(httpx.AsyncBaseTransport):
         except BaseException:
             conn.transport.close()
             raise
-        return httpx.Response(
-            status,
-            headers=headers,
-            stream=_Body(self, conn, read_timeout),
-            extensions={"http_version": b"HTTP/1.1"},
-            request=request,
-        )
+        return Answer(status, headers, self, conn, read_timeout)
 
     async def _send_body(
-        self, conn: _Connection, stream: httpx.AsyncByteStream | object, chunked: bool
+        self, conn: _Connection, body: AsyncIterator[bytes], chunked: bool
     ) -> None:
-        assert conn.transport is not None and isinstance(stream, httpx.AsyncByteStream)
-        async for chunk in stream:
+        assert conn.transport is not None
+        async for chunk in body:
             if conn.closed:
                 raise httpx.WriteError("the service closed the connection")
             if not chunk:
@@ -251,6 +324,33 @@ class Http1Transport(httpx.AsyncBaseTransport):
         if chunked:
             conn.transport.write(b"0\r\n\r\n")
 
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """The httpx face of ``exchange``: health checks, the OpenAPI fetch, tests."""
+        timeouts = request.extensions.get("timeout", {})
+        stream = request.stream
+        body: Body
+        if isinstance(stream, httpx.ByteStream):
+            body = b"".join([bytes(c) for c in stream]) or None
+        else:
+            body = _stream_of(stream)
+        answer = await self.exchange(
+            request.url,
+            request.method,
+            request.extensions.get("target") or request.url.raw_path,
+            list(request.headers.raw),
+            body,
+            replay=bool(request.extensions.get("replay")),
+            connect_timeout=timeouts.get("connect") or 5.0,
+            read_timeout=timeouts.get("read") or 5.0,
+        )
+        return httpx.Response(
+            answer.status,
+            headers=answer.headers,
+            stream=_Body(answer),
+            extensions={"http_version": b"HTTP/1.1"},
+            request=request,
+        )
+
     async def aclose(self) -> None:
         while self.idle:
             conn = self.idle.pop()
@@ -258,3 +358,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 conn.transport.close()
         with contextlib.suppress(Exception):
             await asyncio.sleep(0)
+
+
+async def _stream_of(stream: httpx.AsyncByteStream | object) -> AsyncIterator[bytes]:
+    assert isinstance(stream, httpx.AsyncByteStream)
+    async for chunk in stream:
+        yield chunk
