@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,7 +19,7 @@ from gateway.client_address import ClientAddressMiddleware, TrustedProxies, pars
 from gateway.cors import CORSMiddleware
 from gateway.docs import install_docs
 from gateway.openapi import OpenAPICache
-from gateway.proxy import forward, route_for
+from gateway.proxy import Buffered, forward, route_for
 from gateway.ratelimit import Limiter, make_limiter
 from gateway.replicas import HealthChecker, Upstream, build_upstream
 from gateway.settings import GatewaySettings
@@ -35,6 +36,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"strict-transport-security", b"max-age=31536000"),
 ]
+TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
 class SecurityHeadersMiddleware:
@@ -48,9 +51,13 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-                message["headers"] = [*message.get("headers", []), *extra]
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers if name.lower() in SECURITY_NAMES}
+                if present:
+                    headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                else:
+                    headers += SECURITY_HEADERS
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -108,6 +115,9 @@ def create_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # FastAPI's OpenTelemetry asks for the global providers on every request, even with
+        # none installed; the gateway's record is its access log unless told otherwise.
+        telemetry=None if settings.telemetry else TELEMETRY_OFF,
     )
     app.state.settings = settings
     app.state.auth_settings = auth_settings
@@ -197,6 +207,7 @@ class ProxyDispatch:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+        response: Response | Buffered
         try:
             response = await self.proxy(request, service)
         except Problem as exc:
@@ -216,7 +227,7 @@ class ProxyDispatch:
             response = problem_response(request, 500, "The gateway failed; it has been logged.")
         await response(scope, receive, send)
 
-    async def proxy(self, request: Request, service: str) -> Response:
+    async def proxy(self, request: Request, service: str) -> Response | Buffered:
         app_state = request.app.state
         principal = await self._authenticate_within_limits(request, app_state.limiter)
         identity = (
@@ -226,7 +237,7 @@ class ProxyDispatch:
             request,
             app_state.upstreams[service],
             identity=identity,
-            read_timeout=self.settings.timeout_for(request.url.path),
+            read_timeout=self.settings.timeout_for(request.scope["path"]),
             retries=self.settings.retries,
             retry_backoff=self.settings.retry_backoff_seconds,
         )

@@ -76,6 +76,9 @@ class GatewaySettings(BaseSettings):
     # the socket peer is the client, whatever it claims.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+    # FastAPI's native OpenTelemetry spans and metrics for the gateway's requests, exported to
+    # whatever providers the process installs; off, it costs nothing per request.
+    telemetry: bool = False
 
     @field_validator("assessment_url", "training_url", "reporting_url")
     @classmethod
