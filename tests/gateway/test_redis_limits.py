@@ -87,8 +87,11 @@ async def test_two_gateways_share_one_bucket_per_caller(prefix: str) -> None:
 
 
 async def test_the_take_is_atomic_under_concurrent_replicas(prefix: str) -> None:
+    # A generous timeout: a take that timed out would fall back to the process's own bucket,
+    # and this test is about Redis's atomicity, not about a loaded machine's latency.
     limiters = [
-        RedisRateLimiter(REDIS_URL, per_minute=0, burst=10, prefix=prefix) for _ in range(4)
+        RedisRateLimiter(REDIS_URL, per_minute=0, burst=10, prefix=prefix, timeout=10.0)
+        for _ in range(4)
     ]
     try:
         waits = await asyncio.gather(*(limiters[n % 4].take("ip:198.51.100.1") for n in range(40)))
