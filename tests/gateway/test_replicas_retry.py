@@ -87,6 +87,8 @@ def gateway(urls: list[str]) -> tuple[httpx.AsyncClient, Upstream]:
             training_url=",".join(urls),
             retry_backoff_seconds=0,
             health_check_interval_seconds=0,
+            # Dead ports refuse at once; a loaded CI machine may take seconds to accept.
+            connect_timeout_seconds=10.0,
             rate_limit_per_minute=100_000,
             rate_limit_burst=100_000,
         ),
