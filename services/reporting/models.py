@@ -161,6 +161,8 @@ class AssessmentQuestion(ReportingTable, table=True):
     """A finding question the assessment answered (information-only questions are dropped)."""
 
     __tablename__ = "assessment_question"
+    # SQLite keeps the rows in key order: a read by assessment finds the flag with the key.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     assessment_id: str = Field(primary_key=True, max_length=64)
     question_code: str = Field(primary_key=True, max_length=40)
@@ -173,6 +175,8 @@ class AssessmentCompliancePoint(ReportingTable, table=True):
     """Non-compliant on a CP when at least one of its finding questions has a finding."""
 
     __tablename__ = "assessment_compliance_point"
+    # In key order on SQLite, as assessment_question.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     assessment_id: str = Field(primary_key=True, max_length=64)
     compliance_point_code: str = Field(primary_key=True, max_length=40)
@@ -184,6 +188,8 @@ class AssessmentCluster(ReportingTable, table=True):
     """Non-compliant on a cluster when non-compliant on at least one of its CPs."""
 
     __tablename__ = "assessment_cluster"
+    # In key order on SQLite, as assessment_question.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     assessment_id: str = Field(primary_key=True, max_length=64)
     cluster_code: str = Field(primary_key=True, max_length=40)
