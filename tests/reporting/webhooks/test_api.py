@@ -115,12 +115,13 @@ async def test_one_holder_at_a_time_and_an_expired_lease_is_taken_over(
     reporting_app: FastAPI,
 ) -> None:
     db = reporting_app.state.db
-    assert await acquire(db, "job", "replica-a", ttl=0.3)
-    assert not await acquire(db, "job", "replica-b", ttl=0.3)
-    assert await acquire(db, "job", "replica-a", ttl=0.3)  # renewal
+    # Leases long enough for a loaded machine, but for the one meant to run out.
+    assert await acquire(db, "job", "replica-a", ttl=30)
+    assert not await acquire(db, "job", "replica-b", ttl=30)
+    assert await acquire(db, "job", "replica-a", ttl=0.3)  # renewal, shortened
     await asyncio.sleep(0.35)  # replica-a stops renewing (killed)
-    assert await acquire(db, "job", "replica-b", ttl=0.3)
-    assert not await acquire(db, "job", "replica-a", ttl=0.3)
+    assert await acquire(db, "job", "replica-b", ttl=30)
+    assert not await acquire(db, "job", "replica-a", ttl=30)
 
 
 async def test_only_the_leader_runs_the_work_and_a_stand_by_takes_over(
@@ -136,7 +137,9 @@ async def test_only_the_leader_runs_the_work_and_a_stand_by_takes_over(
 
         return run
 
-    first, second = Leadership(db, "job2", 0.3, "a"), Leadership(db, "job2", 0.3, "b")
+    # A lease of 3 s: a leader renewing every second keeps it however loaded the machine; the
+    # stand-by, trying every second too, takes over once the leader's clean stop releases it.
+    first, second = Leadership(db, "job2", 3.0, "a"), Leadership(db, "job2", 3.0, "b")
     task_a = asyncio.create_task(first.run(work("a")))
     await asyncio.sleep(0.05)
     task_b = asyncio.create_task(second.run(work("b")))
@@ -144,7 +147,7 @@ async def test_only_the_leader_runs_the_work_and_a_stand_by_takes_over(
     assert runs == ["a"] and first.leading and not second.leading
     task_a.cancel()  # a clean stop releases the lease at once
     await asyncio.gather(task_a, return_exceptions=True)
-    for _ in range(50):
+    for _ in range(100):
         if runs == ["a", "b"]:
             break
         await asyncio.sleep(0.05)
