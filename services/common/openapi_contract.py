@@ -172,7 +172,8 @@ def _is_param(segment: str) -> bool:
 
 
 def _is_page(route: APIRoute) -> bool:
-    model = route.response_model
+    # FastAPI names a route (generate_unique_id_function) before it sets its response model.
+    model = getattr(route, "response_model", None)
     return isinstance(model, type) and issubclass(model, Page)
 
 

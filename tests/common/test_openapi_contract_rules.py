@@ -399,3 +399,17 @@ def test_a_document_without_schemas_still_gets_the_problem_schema_its_errors_use
         "$ref": REF_PREFIX + "ProblemDetails"
     }
     assert list(document["components"]["schemas"]) == ["ProblemDetails"]
+
+
+def test_a_read_declared_on_the_app_itself_is_named_without_its_response_model_yet() -> None:
+    """FastAPI calls the id function before the route has a response model: the rule must not
+    need one to name it (a GET declared on the app used to raise AttributeError)."""
+    app = FastAPI(generate_unique_id_function=operation_id)
+
+    @app.get("/v1/notes/{note_id}/summary")
+    async def summary(note_id: str) -> dict[str, str]:
+        return {"id": note_id}
+
+    assert app.openapi()["paths"]["/v1/notes/{note_id}/summary"]["get"]["operationId"] == (
+        "getNoteSummary"
+    )
