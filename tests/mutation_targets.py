@@ -65,7 +65,11 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "idempotency",
         (f"{COMMON}/idempotency.py",),
-        ("tests/common/test_idempotency.py", "tests/common/test_idempotency_rules.py"),
+        (
+            "tests/common/test_idempotency.py",
+            "tests/common/test_idempotency_rules.py",
+            "tests/common/test_idempotency_full_rules.py",
+        ),
         sample=FIFTH,
         equivalents=(
             Equivalent(
@@ -142,7 +146,11 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "auth",
         (f"{COMMON}/auth.py",),
-        ("tests/common/test_auth.py", "tests/common/test_auth_rules.py"),
+        (
+            "tests/common/test_auth.py",
+            "tests/common/test_auth_rules.py",
+            "tests/common/test_auth_full_rules.py",
+        ),
         sample=FIFTH,
         equivalents=(
             Equivalent(
