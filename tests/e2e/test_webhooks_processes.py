@@ -247,7 +247,8 @@ async def test_two_replicas_do_the_work_once_and_the_survivor_takes_over_from_a_
     first = await start_reporting(env)
 
     async def both_led() -> bool:
-        return None not in {await holder(database, SYNC_LEASE), await holder(database, DELIVERY_LEASE)}
+        held = {await holder(database, SYNC_LEASE), await holder(database, DELIVERY_LEASE)}
+        return None not in held
 
     await wait_until(both_led, "a leader of the sync and of the deliveries")
     second = await start_reporting(env)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -52,7 +52,7 @@ class Labels:
         return (self.points.get(code, {}).get("position", 10_000), code)
 
 
-_CATALOG_STATE: Select[Any] = select(
+_CATALOG_STATE = select(
     col(FeedCursor.last_event_id), col(FeedCursor.last_event_at), col(FeedCursor.updated_at)
 ).where(col(FeedCursor.source) == CATALOG_SOURCE)
 
