@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+import services.common.auth as auth
 from gateway.app import create_app
 from gateway.docs import ASSETS_URL
 from gateway.ratelimit import Limiter
@@ -67,7 +68,10 @@ def kind(slug: str) -> str:
     return PROBLEM_TYPE_BASE + slug
 
 
-async def test_unknown_tokens_cost_the_address_and_a_verified_one_its_subject_only() -> None:
+async def test_unknown_tokens_cost_the_address_and_a_verified_one_its_subject_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(auth, "_VERIFIED", {})  # alice's token unknown, whoever ran before
     limiter = RecordingLimiter()
     alice = auth_header("staff", subject="alice")
     async with gateway(RecordingService(), limiter) as client:
