@@ -126,7 +126,11 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "pagination",
         (f"{COMMON}/pagination.py",),
-        ("tests/common/test_pagination.py", "tests/common/test_pagination_rules.py"),
+        (
+            "tests/common/test_pagination.py",
+            "tests/common/test_pagination_rules.py",
+            "tests/common/test_pagination_rows.py",
+        ),
         sample=FIFTH,
         equivalents=(
             Equivalent(
@@ -175,6 +179,7 @@ TARGETS: tuple[Target, ...] = (
         (
             "tests/common/test_change_feed.py",
             "tests/common/test_outbox_rules.py",
+            "tests/common/test_feed_xid.py",
             "tests/reporting/test_write_freshness.py",
         ),
         equivalents=(
