@@ -37,6 +37,9 @@ TARGETS: tuple[Target, ...] = (
             "tests/gateway/test_identity_and_faults.py",
             "tests/gateway/test_rate_limits.py",
             "tests/gateway/test_gateway_auth_rules.py",
+            # Incoming also reads the body's framing and the Idempotency-Key a retry needs.
+            "tests/gateway/test_replicas.py",
+            "tests/gateway/test_replicas_retry.py",
         ),
         sample=GATEWAY_AUTH_FUNCTIONS,
         # Equivalent but not marked: the six mutants that only change a header name's case

@@ -222,6 +222,16 @@ async def test_the_service_gets_the_verified_identity_and_the_callers_own_header
     assert headers.get_list("x-forwarded-for") == ["127.0.0.1"]
 
 
+async def test_a_read_goes_on_without_a_body_or_framing_of_one() -> None:
+    service = RecordingService()
+    async with gateway(service) as client:
+        await client.get("/v1/courses", headers=auth_header("staff"))
+    [forwarded] = service.requests
+    assert "content-length" not in forwarded.headers
+    assert "transfer-encoding" not in forwarded.headers
+    assert forwarded.content == b""
+
+
 async def test_the_route_read_timeout_goes_with_the_request() -> None:
     service = RecordingService()
     async with gateway(service, read_timeout_seconds=7, route_timeouts={"/v1/reports": 90}) as c:
