@@ -42,11 +42,12 @@ TARGETS: tuple[Target, ...] = (
             "tests/gateway/test_replicas_retry.py",
         ),
         sample=GATEWAY_AUTH_FUNCTIONS,
-        # Equivalent but not marked: the six mutants that only change a header name's case
-        # ("X-BW-SUBJECT", "X-BW-ROLE", "RETRY-AFTER", "retry-after", "X-REQUEST-ID",
-        # "X-FORWARDED-FOR"; HTTP header names are case-insensitive, and both HTTP clients
-        # and Starlette lower-case them). A pattern marks a whole line, and each of these
-        # lines holds mutants the tests kill (a renamed header, a lost value, the 429's text).
+        # Equivalent but not marked: mutants that only change a header name's case
+        # ("X-BW-SUBJECT", "RETRY-AFTER", b"X-REQUEST-ID", ...; HTTP header names are
+        # case-insensitive and lower-cased by httpx, Starlette and servers) or a codec name's
+        # ("LATIN-1"), or start Incoming's flags at None for False. A pattern marks a whole
+        # line, and each of these lines holds mutants the tests kill (a renamed header, a lost
+        # value, the 429's text), so marking them would hide killed mutants.
     ),
     # The kernel targets whole, not a fifth: for a figure of record, when there is an hour.
     replace(
