@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
+import socket
 import uuid
 from pathlib import Path
 
@@ -105,3 +107,24 @@ def token(role: str, *, ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS, **claims: 
 
 def auth_header(role: str, **claims: str | None) -> dict[str, str]:
     return {"authorization": f"Bearer {token(role, **claims)}"}
+
+
+# Ports for test servers come from below the kernel's ephemeral range (32768-60999 on Linux):
+# a port bind(0) hands out and releases can be given at once to another process's outgoing
+# connection or bind(0), so a server started on it a moment later finds it taken (seen under
+# CI, with both database passes and their workers opening connections all the while).
+TEST_PORTS = range(20_000, 32_000)
+
+
+def free_port() -> int:
+    """A local port nothing listens on now, out of the kernel's way; for a test server to take
+    (or, closed, for a test of a refused connection)."""
+    for _ in range(200):
+        port = random.choice(TEST_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port for a test server")

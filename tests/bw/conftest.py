@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from services.common.db import Database
-from tests.support import TEST_AUTH
+from tests.support import TEST_AUTH, free_port
 
 SERVICES = ("assessment", "training", "reporting")
 
 
 def closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+    """A local port nothing listens on."""
+    return free_port()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,15 +14,9 @@ import pytest
 
 from bw.runner import Platform
 from tests.database_templates import clone_pg, copy_sqlite, drop_pg, run_id
-from tests.support import RUN_ID, TEST_AUTH, TEST_DATABASE_URL, drop_schema
+from tests.support import RUN_ID, TEST_AUTH, TEST_DATABASE_URL, drop_schema, free_port
 
 SERVICES = ("assessment", "training", "reporting")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def platform_env(var_dir: Path, tag: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ from services.reporting.sync.lifespan import DELIVERY_LEASE, SYNC_LEASE
 from services.reporting.webhooks import signing
 from services.reporting.webhooks.models import WebhookDelivery, WebhookSubscription
 from tests.reporting.feedgen import generate_programme
-from tests.support import TEST_AUTH
+from tests.support import TEST_AUTH, free_port
 
 pytestmark = pytest.mark.processes
 
@@ -40,14 +40,6 @@ REPO = Path(__file__).resolve().parents[2]
 SEED, FACTORIES = 31, 4
 WAIT = 90.0
 TYPES = ["factory.changed", "assessment.published", "assessment.revised", "training.attendance"]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def expected_deliveries() -> int:

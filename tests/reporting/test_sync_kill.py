@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,19 +21,13 @@ from services.common.db import Database
 from services.reporting.models import FeedCursor
 from tests.reporting.feedgen import generate_programme
 from tests.reporting.reference import counts, reference, training_totals
-from tests.support import TEST_AUTH, auth_header
+from tests.support import TEST_AUTH, auth_header, free_port
 
 pytestmark = pytest.mark.processes
 
 REPO = Path(__file__).resolve().parents[2]
 SEED, FACTORIES = 31, 10
 WAIT_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
