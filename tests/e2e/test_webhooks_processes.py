@@ -203,9 +203,11 @@ async def test_kill_9_mid_delivery_loses_nothing_and_repeats_the_same_webhook_id
         async def more_arrived(before: int = before) -> bool:
             return len(received(log)) > before
 
-        await wait_until(more_arrived, "a delivery to arrive")
-        process.send_signal(signal.SIGKILL)  # the receiver is still answering it
-        await process.wait()
+        try:
+            await wait_until(more_arrived, "a delivery to arrive")
+        finally:  # killed on a failure too: a stray replica would outlive the test
+            process.send_signal(signal.SIGKILL)  # the receiver is still answering it
+            await process.wait()
     assert not await all_sent(database), "the kills should have come before the end"
 
     process = await start_reporting(env)
