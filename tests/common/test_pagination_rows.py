@@ -67,3 +67,26 @@ async def test_rows_see_what_the_session_has_not_flushed_yet(notes: Database) ->
         )
         assert [row.id for row in page] == ["n000", "n000a"]
         await session.rollback()
+
+
+async def test_rows_see_changes_and_deletions_the_session_has_not_flushed_yet(
+    notes: Database,
+) -> None:
+    """A changed object alone, then a deleted one alone, is flushed before the rows are read."""
+    async with notes.sessionmaker() as session:
+        first = await session.get(Note, "n000")
+        assert first is not None
+        first.text = "changed"
+        page, _ = await paginate(
+            session, select_rows(Note), SORTING, PageParams(limit=1, cursor=None)
+        )
+        assert [(row.id, row.text) for row in page] == [("n000", "changed")]
+        await session.rollback()
+    async with notes.sessionmaker() as session:
+        first = await session.get(Note, "n000")
+        await session.delete(first)
+        page, _ = await paginate(
+            session, select_rows(Note), SORTING, PageParams(limit=1, cursor=None)
+        )
+        assert [row.id for row in page] != ["n000"]
+        await session.rollback()
