@@ -10,7 +10,8 @@ because a platform silently missing a service is worse than one that is plainly 
 
 With ``replicas`` > 1 each service runs as that many processes: the first on the service's own
 port, the others on successive ports after every configured one, and the gateway is handed the
-comma-separated list of a service's replica URLs (``GATEWAY_<SERVICE>_URL``).
+comma-separated list of a service's replica URLs (``GATEWAY_<SERVICE>_URL``), as are the
+services that call another (``TRAINING_ASSESSMENT_URL``, ``REPORTING_*_URL``).
 """
 
 from __future__ import annotations
@@ -130,11 +131,11 @@ class Platform:
         ports = self.replica_ports()
         for service in SERVICES:
             urls = [f"http://{self.host}:{ports[n]}" for n in self.replica_names(service.name)]
-            # The gateway balances over every replica; the services' own clients take one URL
-            # and use the first replica (the supervisor keeps it running).
+            # The gateway balances over every replica; the services' own clients pass over a
+            # replica that is down (services/common/http_client.py).
             env[f"GATEWAY_{service.name.upper()}_URL"] = ",".join(urls)
             for caller in ("TRAINING", "REPORTING"):
-                env[f"{caller}_{service.name.upper()}_URL"] = urls[0]
+                env[f"{caller}_{service.name.upper()}_URL"] = ",".join(urls)
         for service in SERVICES:
             for name in self.replica_names(service.name):
                 own = {**env, f"{service.env_prefix}PORT": str(ports[name])}

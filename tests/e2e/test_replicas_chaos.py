@@ -3,10 +3,10 @@ kill -9 of one replica of each service mid-load: no idempotent request fails, an
 reports equal their sources (issue 12).
 
 Every request of the load is idempotent (GETs, and creates sent with an Idempotency-Key), so the
-gateway may retry any of them on the surviving replica. Killed: the second replica of assessment
-and of training, and the reporting replica that holds the sync lease at that moment, so the
-other must take the sync over. The first assessment replica is spared on purpose: training and
-reporting call assessment on one URL (its first replica) rather than through the balancer.
+gateway may retry any of them on the surviving replica. Killed: the first replica of assessment
+and of training (the one reporting's feed readers and training's reference checks try first, so
+they must pass over it to the second), and the reporting replica that holds the sync lease at
+that moment, so the other must take the sync over.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ async def chaos(platform: Platform, env: dict[str, str]) -> tuple[list[Outcome],
     holders = [n for n in replicas if platform.processes[n].pid == leader]
     assert holders, f"no reporting replica holds the sync lease (holder pid {leader})"
     reporting = holders[0]
-    killed = ["assessment-2", "training-2", reporting]
+    killed = ["assessment", "training", reporting]
     for name in killed:
         os.kill(platform.processes[name].pid, signal.SIGKILL)
     killed_at = time.monotonic()
