@@ -76,7 +76,12 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "http client",
         (f"{COMMON}/http_client.py",),
-        ("tests/reporting/test_sync.py", "tests/common/test_http_client_rules.py"),
+        (
+            "tests/reporting/test_sync.py",
+            "tests/reporting/test_sync_replicas.py",
+            "tests/common/test_http_client_rules.py",
+            "tests/common/test_http_client_failover.py",
+        ),
         equivalents=(
             Equivalent(r'request\.headers\["x-request-id"\] = request_id', HEADER_NAMES),
             Equivalent(r'headers = \{"authorization": f"Bearer \{token\}"\}', HEADER_NAMES),
