@@ -69,6 +69,27 @@ async def test_an_event_outside_a_request_names_nobody(notes_database: Database)
     assert (event.actor_subject, event.actor_role, event.request_id) == (None, None, None)
 
 
+async def test_an_event_records_the_version_its_aggregate_was_left_at(
+    notes_database: Database,
+) -> None:
+    """Readers keep the newest version of an aggregate (transaction-id order is not commit
+    order for overlapping writers): the version must reach the feed."""
+    async with notes_database.sessionmaker() as session:
+        await append_event(
+            session,
+            NoteOutbox,
+            event_type="note.updated",
+            aggregate_type="note",
+            aggregate_id="n1",
+            payload={"id": "n1"},
+            aggregate_version=7,
+        )
+        await append(session, "n2")
+        await session.commit()
+        page = await read_changes(session, NoteOutbox, after=0, limit=10, hold_wait=5)
+    assert [(e.aggregate_id, e.aggregate_version) for e in page.items] == [("n1", 7), ("n2", None)]
+
+
 async def _seed(database: Database, ids: list[int]) -> None:
     async with database.sessionmaker() as session:
         for ident in ids:  # inserted out of order: the feed must sort by id
