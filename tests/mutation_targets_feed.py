@@ -11,6 +11,7 @@ TARGETS: tuple[Target, ...] = (
         "feed order",
         ("services/common/feed_order.py",),
         (
+            "tests/common/test_feed_order.py",
             "tests/common/test_feed_xid.py",
             "tests/common/test_change_feed.py",
             "tests/common/test_outbox_rules.py",
