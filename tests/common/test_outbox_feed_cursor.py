@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -21,10 +23,11 @@ from services.common.outbox import (
     FeedEventMiddleware,
     append_event,
     changes_router,
+    install_feed_events,
     read_changes,
 )
 from services.common.settings import ServiceSettings
-from tests.common.notes_app import NoteOutbox
+from tests.common.notes_app import NoteOutbox, NotesTable
 from tests.common.notes_app import router as notes_router
 from tests.support import TEST_AUTH, TEST_DATABASE_URL, auth_header
 
@@ -63,6 +66,22 @@ async def feed_client(notes_database: Database) -> AsyncIterator[httpx.AsyncClie
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://notes") as client:
         yield client
+
+
+@pytest.fixture(params=["sqlite", *(["postgresql"] if TEST_DATABASE_URL else [])])
+async def any_feed(
+    request: pytest.FixtureRequest, notes_database: Database, tmp_path: Path
+) -> AsyncIterator[Database]:
+    """Each feed there is: SQLite's (by id) in every pass, PostgreSQL's (by txid) in its pass,
+    so a rule of the page is held on both whichever pass runs."""
+    if request.param == "postgresql" or not TEST_DATABASE_URL:
+        yield notes_database
+        return
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'feed.db'}")
+    async with database.engine.begin() as conn:
+        await conn.run_sync(NotesTable.metadata.create_all)
+    yield database
+    await database.dispose()
 
 
 async def seed_transactions(database: Database, groups: list[list[int]]) -> list[int | None]:
@@ -150,22 +169,23 @@ async def test_without_a_cursor_the_feed_starts_at_the_beginning(
 
 
 async def test_a_page_holds_at_most_limit_events_and_says_whether_more_follow(
-    notes_database: Database,
+    any_feed: Database,
 ) -> None:
-    await seed_transactions(notes_database, [[1, 2, 3]])
-    assert (await read(notes_database, "0", limit=2))[0::2] == ([1, 2], True)
-    assert (await read(notes_database, "0", limit=3))[0::2] == ([1, 2, 3], False)
-    assert (await read(notes_database, "0", limit=4))[0::2] == ([1, 2, 3], False)
-    assert (await read(notes_database, "1", limit=1))[0::2] == ([2], True)
-    assert (await read(notes_database, "2", limit=1))[0::2] == ([3], False)
+    await seed_transactions(any_feed, [[1, 2, 3]])
+    assert (await read(any_feed, "0", limit=2))[0::2] == ([1, 2], True)
+    assert (await read(any_feed, "0", limit=3))[0::2] == ([1, 2, 3], False)
+    assert (await read(any_feed, "0", limit=4))[0::2] == ([1, 2, 3], False)
+    assert (await read(any_feed, "1", limit=1))[0::2] == ([2], True)
+    assert (await read(any_feed, "2", limit=1))[0::2] == ([3], False)
 
 
-async def test_an_empty_page_gives_back_the_cursor_it_was_given(notes_database: Database) -> None:
-    [txid] = await seed_transactions(notes_database, [[1, 2]])
-    ids, cursor, _ = await read(notes_database, "0")
+async def test_an_empty_page_gives_back_the_cursor_it_was_given(any_feed: Database) -> None:
+    [txid] = await seed_transactions(any_feed, [[1, 2]])
+    assert (txid is None) == (any_feed.engine.dialect.name == "sqlite")
+    ids, cursor, _ = await read(any_feed, "0")
     assert ids == [1, 2] and cursor == str(FeedPosition(txid, 2))
-    assert await read(notes_database, cursor) == ([], cursor, False)
-    assert await read(notes_database, "7") == ([], "7", False)
+    assert await read(any_feed, cursor) == ([], cursor, False)
+    assert await read(any_feed, "7") == ([], "7", False)
 
 
 # A bare id on PostgreSQL: a reader from before the switch-over to (txid, id) positions
@@ -291,3 +311,37 @@ async def test_a_scope_other_than_http_passes_through_untouched() -> None:
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
     await FeedEventMiddleware(app, source="notes")(scope, receive, send)
     assert seen == [(scope, receive, send)]
+
+
+# Installing Feed-Event on a service app
+
+
+def notes_app(database: Database) -> FastAPI:
+    return create_service_app(
+        title="notes",
+        description="feed test app",
+        settings=ServiceSettings(service_name="notes"),
+        routers=[notes_router],
+        database=database,
+        auth_settings=TEST_AUTH,
+    )
+
+
+async def test_a_service_documents_feed_event_under_its_own_name(notes_database: Database) -> None:
+    responses = notes_app(notes_database).openapi()["paths"]["/v1/notes"]["post"]["responses"]
+    header = responses["201"]["headers"]["Feed-Event"]
+    assert "(`notes:1234` on SQLite, `notes:<txid>.<id>` on PostgreSQL)" in header["description"]
+    assert "Feed-Event" not in responses["422"].get("headers", {})
+
+
+async def test_feed_event_cannot_be_installed_once_the_app_has_served(
+    notes_database: Database,
+) -> None:
+    """Middleware added after the stack is built would silently never run."""
+    app = notes_app(notes_database)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as c:
+        assert (await c.get("/health/live")).status_code == 200
+    message = "install_feed_events must run before the app serves its first request"
+    with pytest.raises(RuntimeError) as refused:
+        install_feed_events(app, "notes")
+    assert str(refused.value) == message
