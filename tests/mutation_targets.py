@@ -179,6 +179,7 @@ TARGETS: tuple[Target, ...] = (
         (
             "tests/common/test_change_feed.py",
             "tests/common/test_outbox_rules.py",
+            "tests/common/test_outbox_feed_cursor.py",
             "tests/common/test_feed_xid.py",
             "tests/reporting/test_write_freshness.py",
         ),
