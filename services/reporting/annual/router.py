@@ -57,7 +57,6 @@ def _rendered(report: AnnualReport, fmt: str, filename: str, etag: str | None = 
 async def annual_report(
     request: Request,
     caller: Anyone,
-    session: ReadSessionDep,
     year: int = YEAR,
     country: str = COUNTRY,
     format: str | None = FORMAT,
@@ -68,8 +67,8 @@ async def annual_report(
     ended year, small figures withheld (docs/disclosure-control.md)."""
     fmt = render.negotiate(request.headers.get("accept"), format)
     scope = restrict_to_principal(ReportScope(country=country), caller)
-    report = await service.build_annual_report(
-        session, year, scope.country or country, audience_for(caller, settings)
+    report = await service.read_annual_report(
+        request.app.state.db, year, scope.country or country, audience_for(caller, settings)
     )
     return _rendered(report, fmt, f"annual-report-{country}-{year}")
 
