@@ -83,7 +83,9 @@ TARGETS: tuple[Target, ...] = (
             "tests/common/test_http_client_failover.py",
         ),
         equivalents=(
-            Equivalent(r'request\.headers\["x-request-id"\] = request_id', HEADER_NAMES),
+            Equivalent(r'request\.headers\.setdefault\("x-request-id", request_id\)', HEADER_NAMES),
+            Equivalent(r'keyed = "idempotency-key" in request\.headers', HEADER_NAMES),
+            Equivalent(r'request\.headers\["host"\] = netloc', HEADER_NAMES),
             Equivalent(r'headers = \{"authorization": f"Bearer \{token\}"\}', HEADER_NAMES),
             Equivalent(
                 r'^\s+base_url: str = "",$',
@@ -91,7 +93,7 @@ TARGETS: tuple[Target, ...] = (
                 "base: a relative one fails alike against '' and 'XXXX'",
             ),
             Equivalent(
-                r"limits=httpx\.Limits\(max_connections=100, max_keepalive_connections=20\)",
+                r"limits=POOL_LIMITS",
                 "httpx's own default limits are these same 100/20, so dropping the argument "
                 "changes nothing today (test_timeouts_and_pool_are_the_platforms_unless_given "
                 "still pins the pool should either change)",

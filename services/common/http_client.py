@@ -41,27 +41,29 @@ class ReplicaFailover(httpx.AsyncBaseTransport):
         self.preferred = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        count = len(self.replicas)
-        repeatable = request.method in IDEMPOTENT_METHODS or "idempotency-key" in request.headers
-        for step in range(count):
-            index = (self.preferred + step) % count
-            replica = self.replicas[index]
-            request.url = request.url.copy_with(
-                scheme=replica.scheme, host=replica.host, port=replica.port
-            )
-            request.headers["host"] = request.url.netloc.decode("ascii")
+        order = [(self.preferred + step) % len(self.replicas) for step in range(len(self.replicas))]
+        keyed = "idempotency-key" in request.headers
+        repeatable = request.method in IDEMPOTENT_METHODS or keyed
+        for index in order[:-1]:
             try:
-                response = await self.inner.handle_async_request(request)
+                return await self._send(request, index)
             except (httpx.ConnectError, httpx.ConnectTimeout):
-                if step == count - 1:
-                    raise
+                continue
             except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
-                if not repeatable or step == count - 1:
+                if not repeatable:
                     raise
-            else:
-                self.preferred = index
-                return response
-        raise AssertionError("unreachable: the last replica's failure is raised")
+        return await self._send(request, order[-1])
+
+    async def _send(self, request: httpx.Request, index: int) -> httpx.Response:
+        replica = self.replicas[index]
+        request.url = request.url.copy_with(
+            scheme=replica.scheme, host=replica.host, port=replica.port
+        )
+        netloc = request.url.netloc.decode()
+        request.headers["host"] = netloc
+        response = await self.inner.handle_async_request(request)
+        self.preferred = index
+        return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -69,8 +71,8 @@ class ReplicaFailover(httpx.AsyncBaseTransport):
 
 async def _add_request_id(request: httpx.Request) -> None:
     request_id = current_request_id()
-    if request_id and "x-request-id" not in request.headers:
-        request.headers["x-request-id"] = request_id
+    if request_id:
+        request.headers.setdefault("x-request-id", request_id)
 
 
 def make_client(
@@ -83,11 +85,12 @@ def make_client(
     """A client of one service: ``base_url`` is its URL, or its replicas' URLs separated by
     commas (then each request goes to a live one, see :class:`ReplicaFailover`)."""
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    urls = split_urls(base_url) if "," in base_url else []
-    if len(urls) > 1:
-        inner = transport or httpx.AsyncHTTPTransport(limits=POOL_LIMITS)
-        transport = ReplicaFailover(urls, inner)
+    if "," in base_url:
+        urls = split_urls(base_url)
         base_url = urls[0]
+        if len(urls) > 1:
+            inner = transport or httpx.AsyncHTTPTransport(limits=POOL_LIMITS)
+            transport = ReplicaFailover(urls, inner)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,

@@ -11,7 +11,8 @@ import pytest
 
 from services.common.http_client import ReplicaFailover, make_client, split_urls
 
-A, B, C = "http://10.0.0.1:8001", "http://10.0.0.2:8001", "http://10.0.0.3:8001"
+# Replicas differ in host, port and scheme alike.
+A, B, C = "http://10.0.0.1:8001", "https://10.0.0.2:8443", "http://10.0.0.3:8003"
 
 
 def replicas(
@@ -139,9 +140,30 @@ async def test_closing_the_client_closes_the_replicas_transport() -> None:
     assert closed == [True]
 
 
+async def test_one_url_with_a_stray_comma_is_still_used_without_a_failover() -> None:
+    transport, reached = replicas({A: ok})
+    async with make_client(f"{A},", transport=transport) as client:
+        assert not isinstance(client._transport, ReplicaFailover)
+        await client.get("/x")
+    assert reached == [A]
+
+
+def test_replicas_under_different_paths_are_refused() -> None:
+    with pytest.raises(ValueError, match="differ only in host and port"):
+        make_client(f"{A}/a,{B}/b")
+    with pytest.raises(ValueError, match="differ only in host and port"):
+        make_client(f"{A}/a,{B}/a,{C}/c")
+    assert isinstance(make_client(f"{A}/a,{B}/a")._transport, ReplicaFailover)
+
+
 def test_urls_are_split_trimmed_and_checked() -> None:
     assert split_urls(f" {A}/ , {B} ,") == [A, B]
     assert split_urls(A) == [A]
-    for bad in ("", " , ", "ftp://x:1", "localhost:8001"):
-        with pytest.raises(ValueError):
+    assert split_urls("http://a:1/apiX/") == ["http://a:1/apiX"]
+    assert split_urls("https://a") == ["https://a"]
+    for blank in ("", " , "):
+        with pytest.raises(ValueError, match=r"^a service needs at least one URL$"):
+            split_urls(blank)
+    for bad in ("ftp://x:1", "localhost:8001"):
+        with pytest.raises(ValueError, match=f"^not an http\\(s\\) URL: '{bad}'$"):
             split_urls(bad)
