@@ -12,7 +12,7 @@ from services.assessment.factories.schemas import (
 )
 from services.common.deps import ReadSessionDep, SessionDep
 from services.common.etag import etag_for, require_if_match
-from services.common.pagination import Page, PageParams
+from services.common.pagination import Page, PageParams, page_response
 from services.common.text_filters import free_text_query, prefix_query
 
 router = APIRouter(prefix="/v1/factories", tags=["factories"])
@@ -39,7 +39,7 @@ async def list_factories(
     status: ParticipationStatus | None = Query(None, description="Participation status."),
     name_prefix: str | None = prefix_query(max_length=100),
     params: PageParams = Depends(service.FACTORY_SORTING.page_params),
-) -> Page[FactoryRead]:
+) -> Response:
     """The factories the caller may see: staff limited to a country see that country's, a
     factory token its own factory, a brand token those that share their data with it.
     `name_prefix` matches the English, Uzbek or Russian name."""
@@ -52,11 +52,8 @@ async def list_factories(
         status=status,
         name_prefix=name_prefix,
     )
-    return Page(
-        items=[FactoryRead.of(r, caller) for r in rows],
-        next_cursor=next_cursor,
-        total=params.total,
-    )
+    items = [FactoryRead.fields_of(r, caller) for r in rows]
+    return page_response(Page[FactoryRead], items, next_cursor, params.total)
 
 
 @router.get("/{factory_id}", response_model=FactoryRead, summary="One factory")

@@ -108,9 +108,14 @@ class FactoryRead(BaseModel):
 
     @classmethod
     def of(cls, factory: Factory | Row[Any], viewer: Principal) -> FactoryRead:
-        """The factory (the object, or a row of its table) as ``viewer`` may see it: the
-        workforce as one object, and a brand's own buying relationship only. Validated from one
-        plain dict, which pydantic does in a single call (half the cost of keyword arguments)."""
+        """The factory (the object, or a row of its table) as ``viewer`` may see it."""
+        return cls.model_validate(cls.fields_of(factory, viewer))
+
+    @staticmethod
+    def fields_of(factory: Factory | Row[Any], viewer: Principal) -> dict[str, Any]:
+        """The read model's fields as one plain dict (a list validates its whole page at once,
+        services/common/pagination.py): the workforce as one object, and a brand's own buying
+        relationship only. Validating one dict is half the cost of keyword arguments."""
         if isinstance(factory, Row):
             row = factory._mapping  # a row's attributes are looked up by name on each access
             fields = {name: row[name] for name in _COLUMNS_READ}
@@ -123,7 +128,7 @@ class FactoryRead(BaseModel):
             "men": fields.pop("workforce_men"),
             "migrants": fields.pop("workforce_migrants"),
         }
-        return cls.model_validate(fields)
+        return fields
 
 
 # What the read model takes from the table: its fields of the same name, and the workforce's
