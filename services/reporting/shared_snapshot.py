@@ -24,6 +24,7 @@ import re
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -34,23 +35,39 @@ _DATA_VERSION = "PRAGMA data_version"
 # into SET TRANSACTION SNAPSHOT, which takes no bound parameter.
 _SNAPSHOT_ID = re.compile(r"^[0-9A-F]+(-[0-9A-F]+)+$")
 
+# Connections a process holds for reports beyond each report's first, at most. More reports
+# at once gain nothing on two cores; and a report holds its first connection while it takes
+# another, so were there no bound, reports could empty the pool and all wait on each other.
+EXTRA_CONNECTIONS = 2
+_extra_in_use: WeakKeyDictionary[Database, int] = WeakKeyDictionary()
+
 T = TypeVar("T")
 
 
 @asynccontextmanager
 async def shared_snapshot(database: Database, sessions: int) -> AsyncIterator[list[AsyncSession]]:
-    """Up to ``sessions`` read-only sessions that all see the same committed state: all of
-    them, or the first alone when their sameness could not be proved (SQLite, a commit landed
-    while they opened). Use each session from one task at a time."""
+    """Up to ``sessions`` read-only sessions that all see the same committed state: fewer
+    when no more connections are spare (:data:`EXTRA_CONNECTIONS`), the first alone when
+    their sameness could not be proved (SQLite: a commit landed while they opened). Use each
+    session from one task at a time."""
     async with AsyncExitStack() as stack:
+        extra = min(sessions - 1, EXTRA_CONNECTIONS - _extra_in_use.get(database, 0))
+        if extra > 0:
+            _extra_in_use[database] = _extra_in_use.get(database, 0) + extra
+            stack.callback(_release, database, extra)
         connections = [
-            await stack.enter_async_context(_read_connection(database)) for _ in range(sessions)
+            await stack.enter_async_context(_read_connection(database))
+            for _ in range(1 + max(extra, 0))
         ]
         shared = await _open_snapshots(connections, database.is_sqlite)
         chosen = connections if shared else connections[:1]
         yield [
             await stack.enter_async_context(AsyncSession(bind=connection)) for connection in chosen
         ]
+
+
+def _release(database: Database, extra: int) -> None:
+    _extra_in_use[database] -= extra
 
 
 @asynccontextmanager

@@ -212,6 +212,27 @@ async def test_sessions_without_a_write_share_one_snapshot(reporting_app: FastAP
         assert len(sessions) == 3
 
 
+async def test_reports_take_no_more_extra_connections_than_the_bound(
+    reporting_app: FastAPI, programme: Programme, sessions_used: list[int]
+) -> None:
+    """A report holds its first connection while it takes a second: past the bound it reads on
+    the first alone (the same report), so reports cannot empty the pool waiting on each other."""
+    await sync_programme(reporting_app, programme)
+    database: Database = reporting_app.state.db
+    expected = await one_session_report(database)
+    assert shared_snapshot.EXTRA_CONNECTIONS == 2
+    async with (
+        shared_snapshot.shared_snapshot(database, 2) as first,
+        shared_snapshot.shared_snapshot(database, 2) as second,
+    ):
+        assert (len(first), len(second)) == (2, 2)
+        report = await service.read_annual_report(database, YEAR, "UZ", STAFF)
+    assert comparable(report) == expected
+    # Inside: no spare connection, one session; after: the bound is free again.
+    await service.read_annual_report(database, YEAR, "UZ", STAFF)
+    assert sessions_used == [1, 2]
+
+
 # --- running the groups ----------------------------------------------------------------------
 
 
