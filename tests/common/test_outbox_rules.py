@@ -155,6 +155,7 @@ def test_every_write_success_declares_the_feed_event_header_and_nothing_else_doe
                 "delete": {"responses": {"204": {}}},
                 "put": {"responses": {"200": "not a response object"}},
             },
+            "/v1/drafts": {"post": {"summary": "no responses declared"}},
         }
     }
     declare_feed_event_header(document, "assessment")
@@ -176,6 +177,7 @@ def test_every_write_success_declares_the_feed_event_header_and_nothing_else_doe
     assert "headers" not in paths["/v1/notes"]["post"]["responses"]["422"]
     assert "headers" not in paths["/v1/notes"]["get"]["responses"]["200"]
     assert paths["/v1/notes/{id}"]["put"]["responses"]["200"] == "not a response object"
+    assert paths["/v1/drafts"] == {"post": {"summary": "no responses declared"}}
     empty: dict[str, Any] = {}
     declare_feed_event_header(empty, "assessment")
     assert empty == {}
