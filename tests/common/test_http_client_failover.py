@@ -167,3 +167,11 @@ def test_urls_are_split_trimmed_and_checked() -> None:
     for bad in ("ftp://x:1", "localhost:8001"):
         with pytest.raises(ValueError, match=f"^not an http\\(s\\) URL: '{bad}'$"):
             split_urls(bad)
+
+
+async def test_with_three_replicas_the_last_is_asked_after_the_other_two_failed() -> None:
+    transport, reached = replicas({A: refuses, B: dies_mid_answer, C: ok})
+    async with make_client(f"{A},{B},{C}", transport=transport) as client:
+        response = await client.get("/x")
+    assert str(response.request.url) == f"{C}/x"
+    assert reached == [A, B, C]
