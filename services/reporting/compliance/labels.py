@@ -52,9 +52,13 @@ class Labels:
         return (self.points.get(code, {}).get("position", 10_000), code)
 
 
-_CATALOG_STATE = select(
+CATALOG_STATE = select(
     col(FeedCursor.last_event_id), col(FeedCursor.last_event_at), col(FeedCursor.updated_at)
 ).where(col(FeedCursor.source) == CATALOG_SOURCE)
+"""The cursor row the labels are kept under; a rates answer may read it within its own
+statement (compliance/report.py) and pass it to :func:`labels_at`."""
+
+CatalogState = tuple[Any, ...]
 
 # Keyed by the session's engine (a test database, a replica's pool): one process may serve
 # several databases, whose cursors may well hold the same values.
@@ -63,19 +67,27 @@ _cache: WeakKeyDictionary[Any, OrderedDict[str | None, tuple[Any, Labels]]] = We
 
 async def catalog_labels(session: AsyncSession, country: str | None) -> Labels:
     """The labels for ``country``, read again only when the catalogue feed has moved."""
-    state = (await session.execute(_CATALOG_STATE)).first()
-    if state is None:  # never synced: nothing to keep
+    state = (await session.execute(CATALOG_STATE)).first()
+    return await labels_at(session, country, None if state is None else tuple(state))
+
+
+async def labels_at(
+    session: AsyncSession, country: str | None, state: CatalogState | None
+) -> Labels:
+    """The labels for ``country`` under ``state``, the :data:`CATALOG_STATE` row this request
+    read (None: no cursor row, never synced, nothing to keep): kept ones if read under the same
+    row, else loaded now (in a later statement than ``state``, so never older than it)."""
+    if state is None:
         return await load_labels(session, country)
-    key = tuple(state)
     bind = session.get_bind()
     engine = getattr(bind, "engine", bind)  # a keyed request's session is bound to a connection
     kept = _cache.setdefault(engine, OrderedDict())
     hit = kept.get(country)
-    if hit is not None and hit[0] == key:
+    if hit is not None and hit[0] == state:
         kept.move_to_end(country)
         return hit[1]
     labels = await load_labels(session, country)
-    kept[country] = (key, labels)
+    kept[country] = (state, labels)
     kept.move_to_end(country)
     while len(kept) > _PER_DATABASE:
         kept.popitem(last=False)

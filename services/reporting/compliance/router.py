@@ -1,5 +1,4 @@
-from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,7 +7,7 @@ from services.common.auth import Principal
 from services.common.deps import ReadSessionDep
 from services.common.problems import Problem
 from services.reporting.access import Anyone
-from services.reporting.compliance import service
+from services.reporting.compliance import report, service
 from services.reporting.compliance import trends as trend_service
 from services.reporting.compliance.schemas import (
     ClusterRate,
@@ -20,7 +19,6 @@ from services.reporting.compliance.schemas import (
 )
 from services.reporting.disclosure import REFUSED_TITLE, admit
 from services.reporting.scope import (
-    Audience,
     ReportScope,
     SettingsDep,
     audience_for,
@@ -31,25 +29,23 @@ from services.reporting.settings import ReportingSettings
 
 router = APIRouter(prefix="/v1/reports/non-compliance", tags=["reports"])
 
-_Item = TypeVar("_Item", ClusterRate, CompliancePointRate, QuestionRate)
-
 
 async def _rate_report(
     session: AsyncSession,
     scope: ReportScope,
     caller: Principal,
     settings: ReportingSettings,
-    rates: Callable[[AsyncSession, ReportScope, Audience, service.Labels], Awaitable[list[_Item]]],
-) -> RateReport[_Item]:
+    level: report.Level[report.Item],
+) -> RateReport[report.Item]:
     scope = restrict_to_principal(scope, caller)
     audience = audience_for(caller, settings)
     admit(scope, audience)
-    labels = await service.catalog_labels(session, scope.country)
+    summary, items = await report.rate_report(session, scope, audience, level)
     return RateReport(
         scope=ScopeRead(**scope.__dict__),
         minimum_factories=audience.minimum_factories,
-        summary=await service.summary(session, scope, audience),
-        items=await rates(session, scope, audience, labels),
+        summary=summary,
+        items=items,
     )
 
 
@@ -68,7 +64,7 @@ async def rates_by_cluster(
     compliance point of it. Open to everyone: admin and staff get every figure; every other
     caller asks for an ended year and its published breakdowns, and gets figures through the
     disclosure rule (docs/disclosure-control.md)."""
-    return await _rate_report(session, scope, caller, settings, service.cluster_rates)
+    return await _rate_report(session, scope, caller, settings, report.CLUSTERS)
 
 
 @router.get(
@@ -83,7 +79,7 @@ async def rates_by_compliance_point(
     settings: ReportingSettings = SettingsDep,
 ) -> RateReport[CompliancePointRate]:
     """Non-compliance rate by compliance point, under the same disclosure rule as clusters."""
-    return await _rate_report(session, scope, caller, settings, service.compliance_point_rates)
+    return await _rate_report(session, scope, caller, settings, report.POINTS)
 
 
 @router.get(
@@ -99,7 +95,7 @@ async def rates_by_question(
 ) -> RateReport[QuestionRate]:
     """Non-compliance rate by question (information-only questions excluded), under the same
     disclosure rule as clusters."""
-    return await _rate_report(session, scope, caller, settings, service.question_rates)
+    return await _rate_report(session, scope, caller, settings, report.QUESTIONS)
 
 
 @router.get("/trends", response_model=TrendReport, summary="Rates by cycle or by year")

@@ -27,7 +27,7 @@ from services.reporting.compliance.schemas import (
     Withheld,
 )
 from services.reporting.compliance.selection import Period, selected_assessments
-from services.reporting.disclosure import plan
+from services.reporting.disclosure import DisclosurePlan, plan
 from services.reporting.models import (
     AssessmentCluster,
     AssessmentCompliancePoint,
@@ -72,7 +72,12 @@ def _summary_statement(scope: ReportScope) -> Select[Any]:
 
 async def summary(session: AsyncSession, scope: ReportScope, audience: Audience) -> Summary:
     factories, average = (await session.execute(_summary_statement(scope))).one()
-    withheld = (await plan(session, scope, audience)).summary_withheld(0)
+    return summary_of(factories, average, await plan(session, scope, audience))
+
+
+def summary_of(factories: int, average: Any, shown: DisclosurePlan) -> Summary:
+    """The summary from its two figures (count and mean share of the selected assessments)."""
+    withheld = shown.summary_withheld(0)
     return Summary(
         factories_assessed=int(factories),
         average_share_of_compliance_points_non_compliant=(
@@ -85,13 +90,13 @@ async def summary(session: AsyncSession, scope: ReportScope, audience: Audience)
 async def _grouped(
     session: AsyncSession, scope: ReportScope, model: Any, code_column: str
 ) -> Sequence[Any]:
-    statement = _grouped_statement(scope, model, code_column)
+    statement = grouped_statement(scope, model, code_column)
     rows: Sequence[Any] = (await session.execute(statement)).all()
     return rows
 
 
 @lru_cache(maxsize=512)
-def _grouped_statement(scope: ReportScope, model: Any, code_column: str) -> Select[Any]:
+def grouped_statement(scope: ReportScope, model: Any, code_column: str) -> Select[Any]:
     """Cached like :func:`selected_assessments`, which it is built on.
 
     A semi-join (``assessment_id IN selected``) grouped by code alone: the same rows as a join
@@ -117,6 +122,13 @@ async def cluster_rates(
 ) -> list[ClusterRate]:
     rows = await _grouped(session, scope, AssessmentCluster, "cluster_code")
     shown = await plan(session, scope, audience, (AssessmentCluster, "cluster_code"))
+    return await cluster_items(session, rows, shown, labels)
+
+
+async def cluster_items(
+    session: AsyncSession, rows: Sequence[Any], shown: DisclosurePlan, labels: Labels
+) -> list[ClusterRate]:
+    """Grouped rows (code, assessed, non_compliant) as cluster rates in catalogue order."""
     items = [
         ClusterRate(
             cluster_code=r.code,
@@ -137,6 +149,14 @@ async def compliance_point_rates(
     item = (AssessmentCompliancePoint, "compliance_point_code")
     rows = await _grouped(session, scope, *item)
     shown = await plan(session, scope, audience, item)
+    return await compliance_point_items(session, rows, shown, labels)
+
+
+async def compliance_point_items(
+    session: AsyncSession, rows: Sequence[Any], shown: DisclosurePlan, labels: Labels
+) -> list[CompliancePointRate]:
+    """Grouped rows as CP rates in catalogue order; a CP no known catalogue names takes the
+    cluster recorded with its findings (one more statement, only then)."""
     named = {r.code: labels.points.get(r.code, {}).get("cluster_code") for r in rows}
     # Only CPs that no known catalogue names need the scan of every recorded CP.
     clusters = await _point_clusters(session) if not all(named.values()) else {}
@@ -179,6 +199,13 @@ async def question_rates(
 ) -> list[QuestionRate]:
     rows = await _grouped(session, scope, AssessmentQuestion, "question_code")
     shown = await plan(session, scope, audience, (AssessmentQuestion, "question_code"))
+    return await question_items(session, rows, shown, labels)
+
+
+async def question_items(
+    session: AsyncSession, rows: Sequence[Any], shown: DisclosurePlan, labels: Labels
+) -> list[QuestionRate]:
+    """Grouped rows as question rates in catalogue order."""
     items = []
     for r in rows:
         question = labels.questions.get(r.code, {})
