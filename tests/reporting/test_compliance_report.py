@@ -21,7 +21,7 @@ from tests.reporting.conftest import sync_programme
 from tests.reporting.feedgen import Programme
 from tests.support import auth_header
 
-SEPARATE = {
+SEPARATE: dict[report.Level[Any], Any] = {
     report.CLUSTERS: service.cluster_rates,
     report.POINTS: service.compliance_point_rates,
     report.QUESTIONS: service.question_rates,
