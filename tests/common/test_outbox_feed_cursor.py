@@ -218,6 +218,37 @@ async def test_a_bare_id_below_every_event_starts_at_the_beginning(
 
 
 @postgresql_only
+async def test_a_txid_cursor_resumes_at_its_place_in_transaction_order(
+    notes_database: Database,
+) -> None:
+    """``<txid>.<id>`` is taken as given, not looked up by its id: what follows it is every
+    event of a later transaction, whatever its id, and the same transaction's higher ids."""
+    first, second, third = await seed_transactions(notes_database, [[5], [9, 11], [12]])
+    end = str(FeedPosition(third, 12))
+    assert await read(notes_database, f"{first}.99") == ([9, 11, 12], end, False)
+    assert await read(notes_database, f"{second}.10") == ([11, 12], end, False)
+    assert await read(notes_database, f"{third}.0") == ([12], end, False)
+
+
+@postgresql_only
+async def test_a_page_short_of_events_held_back_says_more_follow(
+    notes_database: Database,
+) -> None:
+    """A reader that does not wait gets what is served so far and is told to come back."""
+    async with notes_database.sessionmaker() as early, notes_database.sessionmaker() as late:
+        await append(early, "early")  # the lower txid, still open
+        await append(late, "late")
+        await late.commit()
+        async with notes_database.sessionmaker() as session:
+            page = await read_changes(session, NoteOutbox, "0", 10, hold_wait=0)
+        assert (page.items, page.next_cursor, page.has_more) == ([], "0", True)
+        await early.commit()
+    async with notes_database.sessionmaker() as session:
+        page = await read_changes(session, NoteOutbox, "0", 10, hold_wait=WAIT)
+    assert [e.aggregate_id for e in page.items] == ["early", "late"] and not page.has_more
+
+
+@postgresql_only
 async def test_the_route_waits_for_a_short_transaction_holding_events_back(
     notes_database: Database, feed_client: httpx.AsyncClient
 ) -> None:
