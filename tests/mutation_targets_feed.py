@@ -6,6 +6,17 @@ from __future__ import annotations
 
 from tests.mutation_targets import Target
 
+# No Equivalent patterns: each equivalent mutant shares its line with killed ones (a pattern
+# drops the whole line). The equivalent survivors, for the report:
+# - parse: ``position.txid or 1`` in the range check: 1 is never over 2**63-1.
+# - position_literal: ``literal(position.id)`` with no type, or a None type: SQLAlchemy types a
+#   value past 32 bits BIGINT itself, and PostgreSQL compares integer with bigint.
+# - page_below: ``time.monotonic() <= deadline``: the same float twice, never observed.
+# - page_below: the early return's flag on a page past ``limit`` made False: its one caller,
+#   read_changes, ORs it with ``len(rows) > limit``.
+# - served_below: the status query's keywords lower-cased: SQL keywords are case-insensitive.
+# - Xid8.get_col_spec ``"XID8"``: unquoted type names are case-insensitive.
+
 TARGETS: tuple[Target, ...] = (
     Target(
         "feed order",

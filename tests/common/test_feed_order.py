@@ -113,7 +113,7 @@ def test_a_bare_id_keys_below_every_transaction() -> None:
 async def test_a_position_is_the_row_of_its_txid_and_id(
     notes_database: Database, position: FeedPosition, row: str
 ) -> None:
-    """A bare id is transaction 0; ids past 32 bits stay whole (bigint, not integer)."""
+    """A bare id is transaction 0; both parts reach 2**63-1 (xid8 and bigint)."""
     async with notes_database.sessionmaker() as session:
         same = await session.scalar(select(position_literal(position) == literal_column(row)))
     assert same is True
@@ -364,3 +364,60 @@ async def test_a_page_that_ends_inside_a_transaction_resumes_with_the_rest_of_it
         rest = await read_changes(session, NoteOutbox, first.next_cursor, 2, hold_wait=0)
     assert (names(first), first.has_more) == (["a", "b"], True)
     assert (names(rest), rest.has_more) == (["c"], False)
+
+
+@postgresql_only
+async def test_events_are_served_in_transaction_order_not_id_order_across_pages(
+    notes_database: Database,
+) -> None:
+    """A transaction that took its id first but appended last has the greater event id: served
+    by id, a page break between the two would skip it for good."""
+    async with notes_database.sessionmaker() as first, notes_database.sessionmaker() as second:
+        await txid_of(first)
+        await append(second, "second")
+        await append(first, "first")  # the greater id, the smaller transaction id
+        await first.commit()
+        await second.commit()
+    served: list[str] = []
+    cursor = "0"
+    async with notes_database.sessionmaker() as session:
+        for _ in range(10):
+            page = await read_changes(session, NoteOutbox, cursor, 1, hold_wait=30)
+            served += names(page)
+            cursor = page.next_cursor
+            if not page.has_more:
+                break
+    assert served == ["first", "second"]
+
+
+@postgresql_only
+async def test_a_page_reads_one_event_past_its_limit_and_no_more(
+    notes_database: Database,
+) -> None:
+    """``limit + 1`` rows: the one past the page tells the caller there is more."""
+    async with notes_database.sessionmaker() as writer:
+        for name in ("a", "b", "c", "d", "e"):
+            await append(writer, name)
+        await writer.commit()
+    async with notes_database.sessionmaker() as session:
+        rows, _ = await feed_order.page_below(session, NoteOutbox, START, 2, 0)
+    assert [row.aggregate_id for row in rows] == ["a", "b", "c"]
+
+
+@postgresql_only
+async def test_events_held_back_before_the_cursor_do_not_count(
+    notes_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cursor past the held-back events (one from a later read, or sent by hand): nothing
+    after it is held back, so the reader neither waits nor is told to come back."""
+    reads = BoundReads(monkeypatch, cap=1)
+    async with notes_database.sessionmaker() as early, notes_database.sessionmaker() as late:
+        await append(early, "early")
+        await append(late, "late")
+        await late.commit()
+        found = await late.execute(text("SELECT txid::text, id FROM outbox"))
+        txid, ident = found.one()
+        async with notes_database.sessionmaker() as session:
+            page = await read_changes(session, NoteOutbox, f"{txid}.{ident}", 10, hold_wait=30)
+    assert (names(page), page.has_more) == ([], False)
+    assert reads.count == 1
