@@ -15,7 +15,6 @@ from tests.mutation_targets import Target
 # - page_below: the early return's flag on a page past ``limit`` made False: its one caller,
 #   read_changes, ORs it with ``len(rows) > limit``.
 # - served_below: the status query's keywords lower-cased: SQL keywords are case-insensitive.
-# - Xid8.get_col_spec ``"XID8"``: unquoted type names are case-insensitive.
 
 TARGETS: tuple[Target, ...] = (
     Target(
