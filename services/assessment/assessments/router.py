@@ -17,7 +17,7 @@ from services.assessment.assessments.schemas import (
 from services.assessment.assessments.state_machine import Status
 from services.common.deps import ReadSessionDep, SessionDep
 from services.common.etag import etag_for, if_match_exempt, require_if_match
-from services.common.pagination import Page, PageParams
+from services.common.pagination import Page, PageParams, page_response
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
 
@@ -46,7 +46,7 @@ async def list_assessments(
     visit_from: date | None = Query(None, description="Visits starting on or after this day."),
     visit_to: date | None = Query(None, description="Visits starting on or before this day."),
     params: PageParams = Depends(service.ASSESSMENT_SORTING.page_params),
-) -> Page[AssessmentRead]:
+) -> Response:
     """The assessments the caller may see: a factory its own from `factory_review` on, a brand
     the published ones of the factories that share with it, staff limited to a country that
     country's."""
@@ -61,8 +61,8 @@ async def list_assessments(
         visit_from=visit_from,
         visit_to=visit_to,
     )
-    items = [AssessmentRead.of(r) for r in rows]
-    return Page(items=items, next_cursor=next_cursor, total=params.total)
+    items = [AssessmentRead.fields_of(r) for r in rows]
+    return page_response(Page[AssessmentRead], items, next_cursor, params.total)
 
 
 @router.get("/{assessment_id}", response_model=AssessmentRead, summary="One assessment")

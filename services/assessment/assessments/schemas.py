@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Row
 
 from services.assessment.assessments.state_machine import Status, allowed_transitions
 from services.assessment.models import Assessment, AssessmentTransition
@@ -101,13 +103,18 @@ class AssessmentRead(BaseModel):
     @classmethod
     def of(cls, assessment: Assessment) -> AssessmentRead:
         """The assessment, with the moves its status allows now (clients offer only those)."""
-        derived = {"allowed_transitions", "process_integrity"}
-        fields = {k: getattr(assessment, k) for k in cls.model_fields if k not in derived}
-        return cls(
-            **fields,
-            allowed_transitions=allowed_transitions(assessment.status),
-            process_integrity=ProcessIntegrity.model_validate(assessment.process_integrity),
-        )
+        return cls.model_validate(cls.fields_of(assessment))
+
+    @classmethod
+    def fields_of(cls, assessment: Assessment | Row[Any]) -> dict[str, Any]:
+        """The read model's fields as one plain dict, from the object or a row of its table (a
+        list validates its whole page at once, services/common/pagination.py)."""
+        fields = {name: getattr(assessment, name) for name in _COLUMNS_READ}
+        fields["allowed_transitions"] = allowed_transitions(assessment.status)
+        return fields
+
+
+_COLUMNS_READ = tuple(name for name in AssessmentRead.model_fields if name != "allowed_transitions")
 
 
 class TransitionRead(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -34,7 +34,7 @@ from services.common.auth import Principal
 from services.common.etag import commit_update, stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
-from services.common.pagination import PageParams, Sorting, paginate
+from services.common.pagination import PageParams, Sorting, paginate, select_rows
 from services.common.problems import Problem, already_exists, conflict
 from services.common.scope import in_country_scope
 
@@ -350,9 +350,11 @@ async def list_assessments(
     catalog_id: str | None = None,
     visit_from: date | None = None,
     visit_to: date | None = None,
-) -> tuple[list[Assessment], str | None]:
+) -> tuple[list[Row[Any]], str | None]:
+    """A page of the assessments the caller may see, as rows of the table (the list answers
+    read models only)."""
     stmt = (
-        select(Assessment)
+        select_rows(Assessment)
         .join(Factory, col(Factory.id) == Assessment.factory_id)
         .where(assessment_filter(principal))
     )

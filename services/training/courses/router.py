@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.deps import ReadSessionDep, SessionDep
 from services.common.etag import etag_for, require_if_match
-from services.common.pagination import Page, PageParams
+from services.common.pagination import Page, PageParams, page_response
 from services.training.access import CatalogueReader, Writer
 from services.training.courses import service
 from services.training.courses.schemas import CourseCreate, CourseRead, CourseUpdate
@@ -31,11 +31,12 @@ async def list_courses(
     session: ReadSessionDep,
     topic: Topic | None = None,
     params: PageParams = Depends(service.COURSE_SORTING.page_params),
-) -> Page[CourseRead]:
+) -> Response:
     """The course catalogue, open to every signed-in caller, brands included: what Better Work
     offers is no secret; who took part is."""
     rows, next_cursor = await service.list_courses(session, params, topic=topic)
-    return Page(items=[CourseRead.of(r) for r in rows], next_cursor=next_cursor, total=params.total)
+    items = [CourseRead.fields_of(r) for r in rows]
+    return page_response(Page[CourseRead], items, next_cursor, params.total)
 
 
 @router.get("/{course_id}", response_model=CourseRead, summary="One course")

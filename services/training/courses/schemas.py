@@ -1,6 +1,8 @@
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from services.training.common import Label
 from services.training.models import Course
@@ -49,14 +51,20 @@ class CourseRead(BaseModel):
 
     @classmethod
     def of(cls, course: Course) -> "CourseRead":
-        return cls(
-            id=course.id,
-            code=course.code,
-            title=CourseTitle(en=course.title_en, uz=course.title_uz, ru=course.title_ru),
-            topic=Topic(course.topic),
-            duration_days=course.duration_days,
-            audience=[Audience(a) for a in course.audience],
-            version=course.version,
-            created_at=course.created_at,
-            updated_at=course.updated_at,
-        )
+        return cls.model_validate(cls.fields_of(course))
+
+    @staticmethod
+    def fields_of(course: Course | Row[Any]) -> dict[str, Any]:
+        """The read model's fields as one plain dict, from the object or a row of its table (a
+        list validates its whole page at once, services/common/pagination.py)."""
+        return {
+            "id": course.id,
+            "code": course.code,
+            "title": {"en": course.title_en, "uz": course.title_uz, "ru": course.title_ru},
+            "topic": course.topic,
+            "duration_days": course.duration_days,
+            "audience": list(course.audience),
+            "version": course.version,
+            "created_at": course.created_at,
+            "updated_at": course.updated_at,
+        }

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -10,7 +10,7 @@ from sqlmodel import col
 from services.common.etag import stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
-from services.common.pagination import PageParams, Sorting, paginate
+from services.common.pagination import PageParams, Sorting, paginate, select_rows
 from services.common.problems import already_exists, not_found
 from services.training.common import changes
 from services.training.courses.schemas import CourseCreate, CourseRead, CourseUpdate
@@ -90,8 +90,9 @@ async def update_course(session: AsyncSession, course: Course, data: CourseUpdat
 
 async def list_courses(
     session: AsyncSession, params: PageParams, *, topic: str | None = None
-) -> tuple[list[Course], str | None]:
-    stmt = select(Course)
+) -> tuple[list[Row[Any]], str | None]:
+    """A page of the catalogue as rows of the table (the list answers read models only)."""
+    stmt = select_rows(Course)
     if topic:
         stmt = stmt.where(col(Course.topic) == topic)
     rows, next_cursor = await paginate(session, stmt, COURSE_SORTING, params)
