@@ -48,7 +48,9 @@ class Level(Generic[Item]):
 
     model: Any
     code_column: str
-    items: Callable[[AsyncSession, Sequence[Any], DisclosurePlan, Labels], Awaitable[list[Item]]]
+    items: Callable[
+        [AsyncSession, Sequence[service.Grouped], DisclosurePlan, Labels], Awaitable[list[Item]]
+    ]
 
 
 CLUSTERS = Level[ClusterRate](AssessmentCluster, "cluster_code", service.cluster_items)
@@ -97,6 +99,10 @@ async def rate_report(
     # updated_at is NOT NULL: None means no cursor row (never synced).
     state = None if first.updated_at is None else tuple(first[:3])
     labels = await labels_at(session, scope.country, state)
-    rated = [r for r in rows if r.code is not None]
+    rated = [
+        (code, int(assessed), int(non_compliant))
+        for *_, code, assessed, non_compliant in rows
+        if code is not None
+    ]
     items = await level.items(session, rated, shown, labels)
     return service.summary_of(first.factories, first.average, shown), items

@@ -87,12 +87,19 @@ def summary_of(factories: int, average: Any, shown: DisclosurePlan) -> Summary:
     )
 
 
+Grouped = tuple[str, int, int]
+"""One grouped row as the items are built from it: code, factories assessed, non-compliant."""
+
+
 async def _grouped(
     session: AsyncSession, scope: ReportScope, model: Any, code_column: str
-) -> Sequence[Any]:
+) -> list[Grouped]:
     statement = grouped_statement(scope, model, code_column)
-    rows: Sequence[Any] = (await session.execute(statement)).all()
-    return rows
+    # Unpacked, not read by name: a Row's attribute lookup costs several times its unpacking.
+    return [
+        (code, int(assessed), int(non_compliant))
+        for _period, code, assessed, non_compliant in (await session.execute(statement)).all()
+    ]
 
 
 @lru_cache(maxsize=512)
@@ -126,21 +133,18 @@ async def cluster_rates(
 
 
 async def cluster_items(
-    session: AsyncSession, rows: Sequence[Any], shown: DisclosurePlan, labels: Labels
+    session: AsyncSession, rows: Sequence[Grouped], shown: DisclosurePlan, labels: Labels
 ) -> list[ClusterRate]:
-    """Grouped rows (code, assessed, non_compliant) as cluster rates in catalogue order."""
-    items = [
+    """Grouped rows as cluster rates in catalogue order."""
+    return [
         ClusterRate(
-            cluster_code=r.code,
-            cluster_name=labels.cluster_name(r.code),
-            category=labels.clusters.get(r.code, {}).get("category"),
-            **rate_fields(
-                int(r.assessed), int(r.non_compliant), shown.withheld(0, r.code, int(r.assessed))
-            ),
+            cluster_code=code,
+            cluster_name=labels.cluster_name(code),
+            category=labels.clusters.get(code, {}).get("category"),
+            **rate_fields(assessed, non_compliant, shown.withheld(0, code, assessed)),
         )
-        for r in rows
+        for code, assessed, non_compliant in sorted(rows, key=lambda r: labels.cluster_order(r[0]))
     ]
-    return sorted(items, key=lambda i: labels.cluster_order(i.cluster_code))
 
 
 async def compliance_point_rates(
@@ -153,36 +157,28 @@ async def compliance_point_rates(
 
 
 async def compliance_point_items(
-    session: AsyncSession, rows: Sequence[Any], shown: DisclosurePlan, labels: Labels
+    session: AsyncSession, rows: Sequence[Grouped], shown: DisclosurePlan, labels: Labels
 ) -> list[CompliancePointRate]:
     """Grouped rows as CP rates in catalogue order; a CP no known catalogue names takes the
     cluster recorded with its findings (one more statement, only then)."""
-    named = {r.code: labels.points.get(r.code, {}).get("cluster_code") for r in rows}
+    named = {code: labels.points.get(code, {}).get("cluster_code") for code, _, _ in rows}
     # Only CPs that no known catalogue names need the scan of every recorded CP.
     clusters = await _point_clusters(session) if not all(named.values()) else {}
-    items = []
-    for r in rows:
-        cluster = named[r.code] or clusters.get(r.code, "")
-        items.append(
-            CompliancePointRate(
-                compliance_point_code=r.code,
-                compliance_point_name=labels.point_name(r.code),
-                cluster_code=cluster,
-                cluster_name=labels.cluster_name(cluster),
-                **rate_fields(
-                    int(r.assessed),
-                    int(r.non_compliant),
-                    shown.withheld(0, r.code, int(r.assessed)),
-                ),
-            )
-        )
-    return sorted(
-        items,
-        key=lambda i: (
-            labels.cluster_order(i.cluster_code),
-            labels.point_order(i.compliance_point_code),
-        ),
+    cluster_of = {code: cluster or clusters.get(code, "") for code, cluster in named.items()}
+    ordered = sorted(
+        rows,
+        key=lambda r: (labels.cluster_order(cluster_of[r[0]]), labels.point_order(r[0])),
     )
+    return [
+        CompliancePointRate(
+            compliance_point_code=code,
+            compliance_point_name=labels.point_name(code),
+            cluster_code=cluster_of[code],
+            cluster_name=labels.cluster_name(cluster_of[code]),
+            **rate_fields(assessed, non_compliant, shown.withheld(0, code, assessed)),
+        )
+        for code, assessed, non_compliant in ordered
+    ]
 
 
 async def _point_clusters(session: AsyncSession) -> dict[str, str]:
@@ -203,33 +199,32 @@ async def question_rates(
 
 
 async def question_items(
-    session: AsyncSession, rows: Sequence[Any], shown: DisclosurePlan, labels: Labels
+    session: AsyncSession, rows: Sequence[Grouped], shown: DisclosurePlan, labels: Labels
 ) -> list[QuestionRate]:
     """Grouped rows as question rates in catalogue order."""
+    questions = labels.questions
+
+    def order(row: Grouped) -> tuple[Any, ...]:
+        question = questions.get(row[0], {})
+        return (
+            labels.cluster_order(question.get("cluster_code", "")),
+            labels.point_order(question.get("compliance_point_code", "")),
+            question.get("position", 10_000),
+            row[0],
+        )
+
     items = []
-    for r in rows:
-        question = labels.questions.get(r.code, {})
+    for code, assessed, non_compliant in sorted(rows, key=order):
+        question = questions.get(code, {})
         point = question.get("compliance_point_code", "")
         items.append(
             QuestionRate(
-                question_code=r.code,
+                question_code=code,
                 question_text=question.get("text"),
                 compliance_point_code=point,
                 compliance_point_name=labels.point_name(point),
                 cluster_code=question.get("cluster_code", ""),
-                **rate_fields(
-                    int(r.assessed),
-                    int(r.non_compliant),
-                    shown.withheld(0, r.code, int(r.assessed)),
-                ),
+                **rate_fields(assessed, non_compliant, shown.withheld(0, code, assessed)),
             )
         )
-    return sorted(
-        items,
-        key=lambda i: (
-            labels.cluster_order(i.cluster_code),
-            labels.point_order(i.compliance_point_code),
-            labels.questions.get(i.question_code, {}).get("position", 10_000),
-            i.question_code,
-        ),
-    )
+    return items
