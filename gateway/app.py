@@ -86,6 +86,8 @@ def create_app(
                 failure_threshold=settings.breaker_failure_threshold,
                 reset_seconds=settings.breaker_reset_seconds,
                 connect_timeout=settings.connect_timeout_seconds,
+                max_concurrency=settings.upstream_max_concurrency,
+                queue_timeout=settings.queue_timeout_seconds,
             )
             for name, urls in settings.replica_urls().items()
         }

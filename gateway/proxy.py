@@ -258,7 +258,8 @@ async def forward(
         if attempt and replica in tried:
             await asyncio.sleep(retry_backoff * (2 ** (attempt - 1)))
         tried.append(replica)
-        replica.outstanding += 1
+        if not await replica.enter(upstream.queue_timeout):
+            return _unavailable(request, service, 1.0)  # busy: every slot taken all along
         try:
             answer = await _exchange(
                 replica,
@@ -271,10 +272,10 @@ async def forward(
                 read_timeout=read_timeout,
             )
         except ClientDisconnect:
-            replica.outstanding -= 1
+            replica.leave()
             return Response(status_code=499)  # the client left; nothing to answer
         except httpx.TransportError as exc:
-            replica.outstanding -= 1
+            replica.leave()
             connect_failed = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
             if isinstance(exc, httpx.TimeoutException) and not connect_failed:
                 replica.breaker.record_failure()
@@ -291,11 +292,14 @@ async def forward(
             if attempt + 1 < attempts:
                 continue
             return _unavailable(request, service, replica.breaker.reset_seconds)
+        except BaseException:  # cancelled (the client left) or a bug: the slot is free again
+            replica.leave()
+            raise
         if answer.status in RETRYABLE_STATUSES and attempt + 1 < attempts:
             following = upstream.pick(tried)
             if isinstance(following, Replica) and following not in tried:
                 await answer.aclose()
-                replica.outstanding -= 1
+                replica.leave()
                 chosen = following
                 continue
         break
@@ -342,12 +346,12 @@ async def _pass_back(answer: Upstreamed, replica: Replica) -> Response | Buffere
             body = await answer.read()
         finally:
             await answer.aclose()
-            replica.outstanding -= 1
+            replica.leave()
         return Buffered(answer.status, headers, body)
 
     async def release() -> None:
         await answer.aclose()
-        replica.outstanding -= 1
+        replica.leave()
 
     streaming = StreamingResponse(
         answer.chunks(), status_code=answer.status, background=BackgroundTask(release)

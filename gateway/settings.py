@@ -53,6 +53,10 @@ class GatewaySettings(BaseSettings):
     # Reads and keyed writes are retried this many times when the connection fails (with
     # several replicas: at least once on each, never twice on one).
     retries: int = 1
+    # Requests sent at once to each replica of a service; more wait at the gateway, first come
+    # first served, at most queue_timeout_seconds (then 503). 0: no limit. See replicas.py.
+    upstream_max_concurrency: int = 8
+    queue_timeout_seconds: float = 30.0
     retry_backoff_seconds: float = 0.05
     breaker_failure_threshold: int = 5
     breaker_reset_seconds: float = 5.0
