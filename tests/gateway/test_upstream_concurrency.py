@@ -5,6 +5,7 @@ replica, and a slot comes free however its request ends (answered, failed, aband
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import httpx
 from fastapi import FastAPI
@@ -42,10 +43,18 @@ def app_with(held: Held, **settings: object) -> FastAPI:
     return gateway(A, {A: httpx.MockTransport(held)}, **settings)
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the other tasks run until ``condition`` holds (a bounded number of turns)."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
+
+
 async def queued(app: FastAPI, count: int) -> None:
     """Until ``count`` requests are counted for the replica (in flight or waiting)."""
-    while training(app).replicas[0].outstanding < count:
-        await asyncio.sleep(0)
+    await until(lambda: training(app).replicas[0].outstanding >= count)
 
 
 async def test_a_replica_gets_at_most_its_limit_and_the_rest_wait_their_turn() -> None:
@@ -73,8 +82,7 @@ async def test_without_a_limit_every_request_goes_through_at_once() -> None:
         tasks = [
             asyncio.create_task(client.get(f"/v1/courses?n={n}", headers=STAFF)) for n in range(5)
         ]
-        while held.in_flight < 5:
-            await asyncio.sleep(0)
+        await until(lambda: held.in_flight == 5)
         held.release.set()
         assert [a.status_code for a in await asyncio.gather(*tasks)] == [200] * 5
     assert held.most == 5
