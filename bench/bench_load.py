@@ -29,6 +29,7 @@ import os
 import random
 import statistics
 import subprocess
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -94,13 +95,22 @@ def cpu_of(pids: list[int]) -> dict[int, float]:
     return times
 
 
+def main_thread_cpu(pid: int) -> float:
+    """User + system CPU of a process's main thread alone (its event loop): the rest of the
+    process's CPU is its other threads' (aiosqlite's, one per pooled SQLite connection)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class CpuWindow:
-    """CPU seconds spent by each process between :meth:`start` and :meth:`stop`."""
+    """CPU seconds spent by each process, and by its main thread, between :meth:`start` and
+    :meth:`stop`."""
 
     def __init__(self, processes: dict[str, int], postgres: bool) -> None:
         self.processes = {**processes, GENERATOR: os.getpid()}
         self.postgres = postgres
         self.spent: dict[str, float] = {}
+        self.main_thread: dict[str, float] = {}
 
     def _snapshot(self) -> dict[str, dict[int, float]]:
         shot = {name: cpu_of([pid]) for name, pid in self.processes.items()}
@@ -108,11 +118,17 @@ class CpuWindow:
             shot[POSTGRES] = cpu_of(postgres_pids())
         return shot
 
+    def _main_threads(self) -> dict[str, float]:
+        return {name: main_thread_cpu(pid) for name, pid in self.processes.items()}
+
     def start(self) -> None:
         self.before = self._snapshot()
+        self.main_before = self._main_threads()
 
     def stop(self) -> None:
         after = self._snapshot()
+        main_after = self._main_threads()
+        self.main_thread = {n: t - self.main_before[n] for n, t in main_after.items()}
         for name, times in after.items():
             # A backend started during the window counts from zero; one that ended is lost.
             earlier = self.before.get(name, {})
@@ -250,9 +266,14 @@ def print_latencies(latencies: Samples, errors: dict[str, int], labels: list[str
 
 def print_cpu(window: CpuWindow, elapsed: float, total: int) -> None:
     print(f"\nCPU in the timed window ({elapsed:.1f}s, {total} requests):")
-    print(f"{'process':<16} {'CPU s':>7} {'cores':>6} {'ms/request':>11}")
+    print(f"{'process':<16} {'CPU s':>7} {'cores':>6} {'ms/request':>11} {'main thread':>12}")
     for name, spent in window.spent.items():
-        print(f"{name:<16} {spent:>7.2f} {spent / elapsed:>6.2f} {spent * 1000 / total:>11.2f}")
+        main = window.main_thread.get(name)
+        share = f"{main / spent:>11.0%}" if main is not None and spent else ""
+        print(
+            f"{name:<16} {spent:>7.2f} {spent / elapsed:>6.2f} "
+            f"{spent * 1000 / total:>11.2f} {share:>12}"
+        )
     everything = sum(window.spent.values())
     print(
         f"{'all':<16} {everything:>7.2f} {everything / elapsed:>6.2f} "
@@ -261,7 +282,7 @@ def print_cpu(window: CpuWindow, elapsed: float, total: int) -> None:
 
 
 def start_py_spy(pid: int, out: str, seconds: float) -> subprocess.Popen[bytes]:
-    spy = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "py-spy"
+    spy = Path(sys.executable).parent / "py-spy"  # installed beside the interpreter
     command = [str(spy), "record", "-p", str(pid), "-f", "raw", "-o", out]
     command += ["-d", str(int(seconds)), "-r", "100", "--threads", "--nonblocking"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
