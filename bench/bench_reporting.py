@@ -20,6 +20,7 @@ import os
 import random
 import statistics
 import tempfile
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -211,21 +212,51 @@ async def load_raw(database: Database, feed: FeedLog) -> None:
             )
 
 
-async def interleaved(runs: int, calls: dict[str, Any]) -> dict[str, tuple[float, float, Any]]:
+def thread_cpu() -> dict[int, float]:
+    """CPU seconds so far of each live thread of this process (aiosqlite's among them)."""
+    spent = {}
+    for thread in threading.enumerate():
+        if thread.ident is None:
+            continue
+        try:
+            spent[thread.ident] = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        except (AttributeError, OSError):  # not on this platform, or the thread just ended
+            continue
+    return spent
+
+
+async def interleaved(
+    runs: int, calls: dict[str, Any]
+) -> dict[str, tuple[float, float, float, Any]]:
     """Each call once per round, in turn, so that a busy machine's noise falls on all alike:
     per call the median wall time, the median CPU time of this process (every thread: on
-    SQLite the database's work too; on PostgreSQL the server's is not in it), the last result."""
+    SQLite the database's work too; on PostgreSQL the server's is not in it), the median CPU
+    time of its busiest thread, the last result.
+
+    The busiest thread is what a call's wall time comes down to on an idle machine when its
+    work runs on several threads at once (the annual report reads on two SQLite connections,
+    each on a thread of its own), so it is the figure to compare when other processes keep the
+    cores busy and the wall times swing; the process's CPU adds the threads up instead."""
     walls: dict[str, list[float]] = {name: [] for name in calls}
     cpus: dict[str, list[float]] = {name: [] for name in calls}
+    busiest: dict[str, list[float]] = {name: [] for name in calls}
     results: dict[str, Any] = {}
     for _ in range(runs):
         for name, call in calls.items():
+            threads = thread_cpu()
             started, cpu = time.perf_counter(), time.process_time()
             results[name] = await call()
             cpus[name].append(time.process_time() - cpu)
             walls[name].append(time.perf_counter() - started)
+            after = thread_cpu()
+            busiest[name].append(max(after[t] - threads.get(t, 0.0) for t in after))
     return {
-        name: (statistics.median(walls[name]), statistics.median(cpus[name]), results[name])
+        name: (
+            statistics.median(walls[name]),
+            statistics.median(cpus[name]),
+            statistics.median(busiest[name]),
+            results[name],
+        )
         for name in calls
     }
 
@@ -280,9 +311,9 @@ async def run_backend(
 
         await report(), await raw()  # warm caches and pools
         measured = await interleaved(runs, {"report": report, "cp": cp_rates, "raw": raw})
-        report_median, report_cpu, report_body = measured["report"]
-        cp_median, cp_cpu, _ = measured["cp"]
-        raw_median, raw_cpu, raw_counts = measured["raw"]
+        report_median, report_cpu, report_thread, report_body = measured["report"]
+        cp_median, cp_cpu, _, _ = measured["cp"]
+        raw_median, raw_cpu, raw_thread, raw_counts = measured["raw"]
         await client.aclose()
         served = {
             cp["compliance_point_code"]: (cp["factories_assessed"], cp["factories_non_compliant"])
@@ -300,6 +331,7 @@ async def run_backend(
         "raw_group_by_median_s": raw_median,
         "ratio_report_to_raw": report_median / raw_median,
         "ratio_report_to_raw_cpu": report_cpu / raw_cpu,
+        "ratio_report_to_raw_busiest_thread": report_thread / raw_thread,
     }
     print(f"\n[{name}]")
     print(
@@ -325,6 +357,13 @@ async def run_backend(
         f"{figures['ratio_report_to_raw_cpu']:.2f}"
         + (" (the server's CPU is not in these)" if name == "PostgreSQL" else "")
     )
+    if name == "SQLite":
+        print(
+            f"  CPU of the busiest thread, medians: report {report_thread * 1000:.0f} ms, raw "
+            f"{raw_thread * 1000:.0f} ms; whole report / raw "
+            f"{figures['ratio_report_to_raw_busiest_thread']:.2f} (the wall time's floor with "
+            "cores to spare)"
+        )
     return figures
 
 
