@@ -130,6 +130,7 @@ TARGETS: tuple[Target, ...] = (
             "tests/common/test_pagination.py",
             "tests/common/test_pagination_rules.py",
             "tests/common/test_pagination_rows.py",
+            "tests/common/test_page_response.py",
         ),
         sample=FIFTH,
         equivalents=(
