@@ -245,9 +245,14 @@ TARGETS: tuple[Target, ...] = (
         "reporting methodology",
         (
             "services/reporting/compliance/service.py",
+            "services/reporting/compliance/report.py",
             "services/reporting/compliance/selection.py",
         ),
-        ("tests/reporting/test_methodology.py", "tests/reporting/test_methodology_rules.py"),
+        (
+            "tests/reporting/test_methodology.py",
+            "tests/reporting/test_methodology_rules.py",
+            "tests/reporting/test_compliance_report.py",
+        ),
         sample=FIFTH,
         equivalents=(
             Equivalent(
