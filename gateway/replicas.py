@@ -137,18 +137,6 @@ class Upstream:
             await replica.client.aclose()  # closes the shared transport too
 
 
-def split_urls(value: str) -> list[str]:
-    """``http://a:8001,http://b:8001`` -> both; a single URL is a list of one."""
-    urls = [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
-    if not urls:
-        raise ValueError("a service needs at least one URL")
-    for url in urls:
-        parsed = httpx.URL(url)
-        if parsed.scheme not in {"http", "https"} or not parsed.host:
-            raise ValueError(f"not an http(s) URL: {url!r}")
-    return urls
-
-
 def build_upstream(
     name: str,
     urls: Sequence[str],

@@ -7,7 +7,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.client_address import parse_networks
-from gateway.replicas import split_urls
+from services.common.http_client import split_urls
 from services.common.settings import development_mode
 
 # Under BW_ENV=development a frontend's dev server (Next.js/CRA on 3000, Vite on 5173) may call
