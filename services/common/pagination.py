@@ -12,7 +12,7 @@ NULLs sort), and :class:`Sorting` refuses them when it is built.
 A list that only turns its rows into read models selects the table, not the ORM entity
 (``select_rows(Factory)``): :func:`paginate` then returns Core rows, read by attribute like the
 objects, without the identity map, instance state and attribute instrumentation the ORM builds
-for each row (about a sixth of a 20-row list's cost, bench/README.md "Per-request cost").
+for each row (about a sixth of a 20-row list's cost, bench/history.md "Per-request cost").
 
 A list whose items are plain dicts answers :func:`page_response`: the page is validated by its
 declared model in one call and dumped to JSON once, instead of one model per row and FastAPI

@@ -4,7 +4,7 @@ aiosqlite runs every call on a thread of its own, one trip (a queue put, a threa
 loop wake-up) per call. SQLAlchemy's adapter makes about four per statement (open a cursor,
 execute, fetch the rows, close the cursor) and two more per request for rollbacks that find no
 transaction (the session's, then the pool's reset). Under load those trips, not SQLite, were
-most of a short read's cost (see bench/README.md). Here:
+most of a short read's cost (see bench/history.md). Here:
 
 - a statement is one trip: execute and fetch run together on the connection's thread;
 - opening and closing a cursor touch no database file and run where they are called;
