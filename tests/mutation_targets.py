@@ -261,8 +261,8 @@ TARGETS: tuple[Target, ...] = (
         # for its cluster, no default for its CP, 10_000 / 10_001 / None for its position):
         # every such question takes the same default, so they tie alike and fall back to the
         # code, and a known one's place (below 10_000) always comes first; rate_report's
-        # labels key over the first four columns instead of three (the fourth, the period's
-        # factory count, changes only with the cursor row it is read with).
+        # labels key over the first four columns instead of three (the fourth is the scope's
+        # factory count: a key that differs by it only reloads the same labels).
         sample=FIFTH,
         equivalents=(
             Equivalent(
