@@ -262,7 +262,12 @@ TARGETS: tuple[Target, ...] = (
         # every such question takes the same default, so they tie alike and fall back to the
         # code, and a known one's place (below 10_000) always comes first; rate_report's
         # labels key over the first four columns instead of three (the fourth is the scope's
-        # factory count: a key that differs by it only reloads the same labels).
+        # factory count: a key that differs by it only reloads the same labels);
+        # compliance_point_items' fallback cluster with no default (every CP in the grouped
+        # rows is among the recorded CPs it is looked up in); on SQLite only, factory_share's
+        # NULLIF(applicable, NULL), since SQLite divides by zero into the same NULL (on
+        # PostgreSQL it would raise for an assessment with no applicable CP, which no test
+        # of this target has).
         sample=FIFTH,
         equivalents=(
             Equivalent(

@@ -236,6 +236,12 @@ async def test_a_public_caller_sees_a_published_years_figures_and_not_the_others
     questions = {i["question_code"]: i for i in (await public("questions", 2024))["items"]}
     assert questions.pop("CL-9-1")["withheld"] is not None  # one factory behind it
     assert all(i["withheld"] is None for i in questions.values())
+    points = {
+        i["compliance_point_code"]: i for i in (await public("compliance-points", 2024))["items"]
+    }
+    assert points.pop("CL-9")["withheld"] is not None  # one factory behind it
+    assert points and all(i["withheld"] is None for i in points.values())
+    assert points["CL-1"]["non_compliance_rate"] == 0.4
     withheld = await public("clusters", 2023)
     assert withheld["summary"]["withheld"] is not None
     assert withheld["summary"]["average_share_of_compliance_points_non_compliant"] is None
