@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -37,6 +38,23 @@ class NoteOutbox(NotesTable, OutboxFields, table=True):
 
 class NoteIdempotency(NotesTable, IdempotencyFields, table=True):
     __tablename__ = "idempotency_record"
+
+
+async def append_note_event(session: AsyncSession, aggregate_id: str) -> None:
+    """A ``note.created`` event for ``aggregate_id`` in the session's transaction."""
+    await append_event(
+        session,
+        NoteOutbox,
+        event_type="note.created",
+        aggregate_type="note",
+        aggregate_id=aggregate_id,
+        payload={"id": aggregate_id},
+    )
+
+
+async def current_txid(session: AsyncSession) -> int:
+    """The session's PostgreSQL transaction id (assigned now if it has none yet)."""
+    return int((await session.execute(text("SELECT pg_current_xact_id()::text"))).scalar_one())
 
 
 class NoteIn(BaseModel):

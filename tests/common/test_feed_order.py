@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import services.common.feed_order as feed_order
 from services.common.db import Database
 from services.common.feed_order import MAX_CURSOR_PART, FeedPosition, position_literal
-from services.common.outbox import ChangePage, append_event, read_changes
+from services.common.outbox import ChangePage, read_changes
 from tests.common.notes_app import NoteOutbox
+from tests.common.notes_app import append_note_event as append
+from tests.common.notes_app import current_txid as txid_of
 from tests.support import backend
 
 postgresql_only = pytest.mark.skipif(
@@ -120,23 +122,6 @@ async def test_a_position_is_the_row_of_its_txid_and_id(
 
 
 # -- PostgreSQL: helpers --------------------------------------------------------------------
-
-
-async def append(session: AsyncSession, name: str) -> None:
-    await append_event(
-        session,
-        NoteOutbox,
-        event_type="note.created",
-        aggregate_type="note",
-        aggregate_id=name,
-        payload={"id": name},
-    )
-
-
-async def txid_of(session: AsyncSession) -> int:
-    """The session's transaction id (assigned now if it has none: a transaction that locks
-    nothing in the outbox's schema, like another service's)."""
-    return int((await session.execute(text("SELECT pg_current_xact_id()::text"))).scalar_one())
 
 
 async def complete_a_later_transaction(database: Database) -> None:

@@ -5,35 +5,21 @@ first but commits last is never skipped. SQLite has one writer at a time and kee
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from services.common.db import Database
 from services.common.feed_order import FeedPosition
-from services.common.outbox import append_event, read_changes
+from services.common.outbox import read_changes
 from tests.common.notes_app import NoteOutbox
+from tests.common.notes_app import append_note_event as append
+from tests.common.notes_app import current_txid as txid_of
 from tests.support import TEST_DATABASE_URL
 
 pytestmark = pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="PostgreSQL only: SQLite has one writer at a time"
 )
-
-
-async def append(session: Any, aggregate_id: str) -> None:
-    await append_event(
-        session,
-        NoteOutbox,
-        event_type="note.created",
-        aggregate_type="note",
-        aggregate_id=aggregate_id,
-        payload={"id": aggregate_id},
-    )
-
-
-async def txid_of(session: Any) -> int:
-    return int((await session.execute(text("SELECT pg_current_xact_id()::text"))).scalar_one())
 
 
 async def read(database: Database, after: str, wait: float = 0) -> tuple[list[str], str]:

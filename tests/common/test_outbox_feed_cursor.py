@@ -21,13 +21,13 @@ from services.common.db import Database
 from services.common.feed_order import FeedPosition
 from services.common.outbox import (
     FeedEventMiddleware,
-    append_event,
     changes_router,
     install_feed_events,
     read_changes,
 )
 from services.common.settings import ServiceSettings
 from tests.common.notes_app import NoteOutbox, NotesTable
+from tests.common.notes_app import append_note_event as append
 from tests.common.notes_app import router as notes_router
 from tests.support import TEST_AUTH, TEST_DATABASE_URL, auth_header
 
@@ -39,17 +39,6 @@ postgresql_only = pytest.mark.skipif(
 # A read waits only while an open transaction holds events back, and returns as soon as it
 # ends; the cap is for a loaded machine whose unrelated transactions end slowly.
 WAIT = 5.0
-
-
-async def append(session: Any, aggregate_id: str) -> None:
-    await append_event(
-        session,
-        NoteOutbox,
-        event_type="note.created",
-        aggregate_type="note",
-        aggregate_id=aggregate_id,
-        payload={"id": aggregate_id},
-    )
 
 
 @pytest.fixture
