@@ -345,8 +345,9 @@ async def test_a_page_that_ends_inside_a_transaction_resumes_with_the_rest_of_it
             await append(writer, name)
         await writer.commit()
     async with notes_database.sessionmaker() as session:
-        first = await read_changes(session, NoteOutbox, "0", 2, hold_wait=0)
-        rest = await read_changes(session, NoteOutbox, first.next_cursor, 2, hold_wait=0)
+        # A wait: on a busy cluster another transaction ending mid-read holds the bound back.
+        first = await read_changes(session, NoteOutbox, "0", 2, hold_wait=5)
+        rest = await read_changes(session, NoteOutbox, first.next_cursor, 2, hold_wait=5)
     assert (names(first), first.has_more) == (["a", "b"], True)
     assert (names(rest), rest.has_more) == (["c"], False)
 
