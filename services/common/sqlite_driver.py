@@ -23,8 +23,10 @@ Server-side (streaming) cursors keep SQLAlchemy's behaviour unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
+import weakref
 from typing import Any, cast
 
 import aiosqlite
@@ -65,10 +67,19 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
             raw.execute(operation, () if parameters is None else parameters)
             return raw.fetchall() if raw.description else None
 
-        async with self._adapt_connection._execute_mutex:
-            rows = run() if operation in _LOCK_FREE else await self._connection._execute(run)
-            if operation.startswith("BEGIN"):
-                cast(_Connection, self._adapt_connection).reading = operation == _READER_BEGIN
+        connection = cast(_Connection, self._adapt_connection)
+        begin = operation.startswith("BEGIN")
+        if begin and operation != _READER_BEGIN:
+            await connection.take_write_turn()
+        try:
+            async with self._adapt_connection._execute_mutex:
+                rows = run() if operation in _LOCK_FREE else await self._connection._execute(run)
+        except BaseException:
+            if begin:
+                connection.give_back_write_turn()  # no transaction began
+            raise
+        if begin:
+            connection.reading = operation == _READER_BEGIN
         if rows is not None:
             self._rows = collections.deque(rows)
         return self._cursor
@@ -97,19 +108,71 @@ class _Opened:
         return self.cursor
 
 
+class WriteTurns:
+    """One process's writers of one database, one at a time in the order they asked."""
+
+    def __init__(self) -> None:
+        # One lock per event loop: an engine outlives a test's loop in some test set-ups.
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("reading",)
+    __slots__ = ("_turn", "_turn_wait", "_turns", "reading")
     _cursor_cls = _Cursor
 
-    def __init__(self, dbapi: Any, connection: Any) -> None:
+    def __init__(self, dbapi: Any, connection: Any, turns: WriteTurns, turn_wait: float) -> None:
         super().__init__(dbapi, connection)
         self.reading = False  # the open transaction began BEGIN DEFERRED: a reader's
+        self._turns = turns
+        # Held from a writer's BEGIN to its end, with the loop it belongs to.
+        self._turn: tuple[asyncio.Lock, asyncio.AbstractEventLoop] | None = None
+        self._turn_wait = turn_wait  # as long as SQLite's busy timeout
+
+    async def take_write_turn(self) -> None:
+        if self._turn is not None:
+            return  # a BEGIN inside a transaction: SQLite itself refuses it
+        lock = self._turns.lock()
+        try:
+            await asyncio.wait_for(lock.acquire(), self._turn_wait)
+        except TimeoutError:
+            # What SQLite says when its busy timeout runs out, so callers see one error.
+            raise sqlite3.OperationalError("database is locked") from None
+        self._turn = lock, asyncio.get_running_loop()
+
+    def give_back_write_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is None:
+            return
+        lock, loop = turn
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            lock.release()
+        elif not loop.is_closed():  # a connection collected by the GC, off the loop
+            loop.call_soon_threadsafe(lock.release)
 
     def _in_transaction(self) -> bool:
         raw = self._connection._connection
         return raw is not None and raw.in_transaction
 
     def rollback(self) -> None:
+        try:
+            self._rollback()
+        finally:
+            self.give_back_write_turn()
+
+    def _rollback(self) -> None:
         reading, self.reading = self.reading, False
         if not self._in_transaction():
             return
@@ -123,16 +186,37 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         self.reading = False
-        if self._in_transaction():
-            super().commit()
+        try:
+            if self._in_transaction():
+                super().commit()
+        finally:
+            if not self._in_transaction():
+                self.give_back_write_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.give_back_write_turn()
+
+    def terminate(self) -> None:
+        try:
+            super().terminate()
+        finally:
+            self.give_back_write_turn()
 
 
 class _Dbapi(AsyncAdapt_aiosqlite_dbapi):
+    def __init__(self, *arg: Any, **kw: Any) -> None:
+        super().__init__(*arg, **kw)
+        self.write_turns = WriteTurns()  # one engine, one database file
+
     def connect(self, *arg: Any, **kw: Any) -> _Connection:
         kw["check_same_thread"] = False
+        turn_wait = float(kw.get("timeout", 5.0))  # sqlite3's default busy timeout
         connection = self.aiosqlite.connect(*arg, **kw)
         connection._thread.daemon = True
-        return _Connection(self, await_(connection))
+        return _Connection(self, await_(connection), self.write_turns, turn_wait)
 
 
 def sqlite_dbapi() -> Any:
