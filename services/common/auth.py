@@ -193,6 +193,19 @@ def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if not header:
         return None
+    return _bearer(header)
+
+
+def _authorization(scope: Any) -> str | None:
+    """The Authorization header as ``request.headers.get`` reads it (the first one, latin-1),
+    None when absent or empty."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value.decode("latin-1") or None
+    return None
+
+
+def _bearer(header: str) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Use 'Authorization: Bearer <token>'.")
@@ -214,20 +227,29 @@ class Access:
         return f"Access({sorted(self.roles)}, anonymous={self.anonymous})"
 
     async def __call__(self, request: Request) -> Principal:
-        token = bearer_token(request)
-        if token is None:
+        # Every request of every route runs this: the header is read from the scope (no Headers
+        # object), and a token verified before is looked up here without two more calls.
+        scope = request.scope
+        header = _authorization(scope)
+        if header is None:
             if self.anonymous:
                 return ANONYMOUS_PRINCIPAL
             raise _unauthorized("Authentication is required: send a bearer token.")
-        settings: AuthSettings = request.app.state.auth_settings
-        principal = verify_token(token, settings)
+        token = _bearer(header)
+        settings: AuthSettings = scope["app"].state.auth_settings
+        cached = _VERIFIED.get((id(settings), token))
+        if cached is not None and time.time() < cached[1]:
+            principal = cached[0]
+        else:
+            principal = verify_token(token, settings)
         if principal.role not in self.roles:
             raise Problem(
                 403,
                 f"The role {principal.role!r} may not do this.",
                 title="Forbidden",
             )
-        request.state.principal = principal
+        # ``request.state.principal``: Request.state wraps this dict.
+        scope.setdefault("state", {})["principal"] = principal
         current_principal_var.set(principal)
         return principal
 

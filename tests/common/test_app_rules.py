@@ -16,15 +16,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request
+from opentelemetry import trace
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import app as app_module
-from services.common.app import app_state, create_service_app, get_read_session
+from services.common.app import app_state, create_service_app, get_read_session, get_session
 from services.common.auth import Access, Role
 from services.common.db import Database
 from services.common.pagination import Page
+from services.common.problems import Problem
 from services.common.settings import ENVIRONMENT_VARIABLE, InsecureSettings, ServiceSettings
 from tests.common import notes_app
 from tests.common.notes_app import Note, NoteIdempotency
@@ -68,13 +70,33 @@ async def count_notes(
     return {"count": count, "service": app_state(request, "settings").service_name}
 
 
+failing = APIRouter(prefix="/v1/failing")
+
+
+@failing.get("/read")
+async def read_then_fail(
+    session: AsyncSession = Depends(get_read_session), _: object = Depends(staff)
+) -> None:
+    await session.execute(select(func.count()).select_from(Note))
+    raise Problem(409, "The route fails after reading.")
+
+
+@failing.post("/write")
+async def write_then_fail(
+    session: AsyncSession = Depends(get_session), _: object = Depends(staff)
+) -> None:
+    session.add(Note(id="note_never_kept", text="never kept"))
+    await session.flush()
+    raise Problem(409, "The route fails after writing.")
+
+
 def notes(database: Database | None, **overrides: Any) -> FastAPI:
     settings = overrides.pop("settings", ServiceSettings(service_name="notes"))
     options: dict[str, Any] = {
         "title": "notes",
         "description": "kernel test app",
         "settings": settings,
-        "routers": [notes_app.router, reads],
+        "routers": [notes_app.router, reads, failing],
         "database": database,
         "auth_settings": TEST_AUTH,
         "idempotency_model": NoteIdempotency,
@@ -127,6 +149,46 @@ async def test_sessions_write_and_read_the_database_given(notes_database: Databa
         counted = await http.get("/v1/read/notes", headers=ADMIN)
     assert created.status_code == 201, created.text
     assert counted.json() == {"count": 1, "service": "notes"}
+
+
+async def test_a_route_that_fails_gives_its_session_back_before_answering(
+    notes_database: Database,
+) -> None:
+    """The session a failing route held is closed as the request ends (its connection back in
+    the pool, its writes rolled back), not whenever the garbage collector gets to it."""
+    pool = notes_database.engine.pool
+    async with client(notes(notes_database)) as http:
+        read = await http.get("/v1/failing/read", headers=ADMIN)
+        assert read.status_code == 409 and pool.checkedout() == 0  # type: ignore[attr-defined]
+        written = await http.post("/v1/failing/write", headers=ADMIN)
+        assert written.status_code == 409 and pool.checkedout() == 0  # type: ignore[attr-defined]
+        counted = await http.get("/v1/read/notes", headers=ADMIN)
+    assert counted.json()["count"] == 0
+
+
+class TracedSettings(ServiceSettings):
+    telemetry: bool = True
+
+
+async def test_fastapis_telemetry_is_off_unless_the_settings_turn_it_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """FastAPI's native OpenTelemetry looks for the global providers on every request, even
+    with none installed: a service does not pay for it unless its settings ask for it."""
+    asked: list[str] = []
+    real = trace.get_tracer_provider
+
+    def looked_up() -> trace.TracerProvider:
+        asked.append("tracer")
+        return real()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", looked_up)
+    async with client(notes(None)) as http:
+        assert (await http.get("/health/live")).status_code == 200
+    assert asked == []
+    async with client(notes(None, settings=TracedSettings(service_name="notes"))) as http:
+        assert (await http.get("/health/live")).status_code == 200
+    assert asked
 
 
 async def test_a_write_answers_its_feed_event_named_after_the_service(
@@ -234,9 +296,9 @@ async def test_the_lifespan_opens_the_settings_database_and_releases_it(
         assert logging.getLogger().level == logging.WARNING
         async with client(app) as http:
             assert (await http.get("/health/ready")).status_code == 200
-        assert database.engine.pool.checkedin() >= 1  # kept for the next request
+        assert database.engine.pool.checkedin() >= 1  # type: ignore[attr-defined]  # kept for reuse
     assert entered == ["in", "out"]
-    assert database.engine.pool.checkedin() == 0  # released: disposed
+    assert database.engine.pool.checkedin() == 0  # type: ignore[attr-defined]  # disposed
 
 
 @pytest.mark.parametrize("echo", [True, False])

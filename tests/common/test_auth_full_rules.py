@@ -6,13 +6,15 @@ a development token lasts."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, tzinfo
 from typing import Any
 
 import jwt
 import pytest
+from starlette.requests import Request
 
 import services.common.auth as auth
-from services.common.auth import mint_token, verify_token
+from services.common.auth import Access, Role, mint_token, verify_token
 from services.common.problems import Problem
 from services.common.settings import AuthSettings
 
@@ -84,6 +86,80 @@ def test_an_expired_token_is_no_longer_served_from_memory(signature_checks: list
     token = signed(sub="short")
     auth._VERIFIED[(id(SETTINGS), token)] = (auth.Principal("short", "staff"), time.time() - 1)
     assert auth.already_verified(token, SETTINGS) is None
+
+
+class _State:
+    auth_settings = SETTINGS
+
+
+class _App:
+    state = _State()
+
+
+def request_with(token: str) -> Request:
+    headers = [(b"authorization", f"Bearer {token}".encode())]
+    return Request(
+        {"type": "http", "method": "GET", "path": "/", "headers": headers, "app": _App()}
+    )
+
+
+async def test_a_route_serves_a_verified_token_from_memory(signature_checks: list[str]) -> None:
+    token = signed(sub="busy")
+    first = await Access(Role.STAFF)(request_with(token))
+    again = [await Access(Role.STAFF, Role.ADMIN)(request_with(token)) for _ in range(3)]
+    assert again == [first] * 3 and first.subject == "busy"
+    assert signature_checks == [token]
+
+
+async def test_a_route_never_serves_an_expired_token_from_memory(
+    signature_checks: list[str],
+) -> None:
+    """A token remembered as verified, its expiry passed (by more than the leeway), is checked
+    again, and refused as expired: the cache must not let it through."""
+    token = signed(sub="gone", exp=int(time.time()) - 3600)
+    auth._VERIFIED[(id(SETTINGS), token)] = (auth.Principal("gone", "staff"), time.time() - 1)
+    with pytest.raises(Problem) as caught:
+        await Access(Role.STAFF)(request_with(token))
+    assert (caught.value.status, caught.value.detail) == (401, "The token has expired.")
+    assert signature_checks == [token]
+
+
+class _FrozenDatetime:
+    """PyJWT's clock (``datetime.now(tz=timezone.utc)``), stopped at ``at``."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def now(self, tz: tzinfo | None = None) -> datetime:
+        return datetime.fromtimestamp(self.at, tz)
+
+
+async def test_a_route_refuses_a_remembered_token_once_its_expiry_passes(
+    signature_checks: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verified while valid and remembered; once the clock passes its expiry and the leeway,
+    the next request is refused, not served from memory."""
+    now = time.time()
+    token = signed(sub="brief", exp=int(now) + 60)
+    assert (await Access(Role.STAFF)(request_with(token))).subject == "brief"
+    later = now + 60 + SETTINGS.leeway_seconds + 5
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", _FrozenDatetime(later))
+    with pytest.raises(Problem) as caught:
+        await Access(Role.STAFF)(request_with(token))
+    assert (caught.value.status, caught.value.detail) == (401, "The token has expired.")
+    assert signature_checks == [token, token]
+
+
+async def test_a_remembered_token_is_refused_by_a_route_of_another_role(
+    signature_checks: list[str],
+) -> None:
+    token = signed(sub="staffer")
+    await Access(Role.STAFF)(request_with(token))
+    with pytest.raises(Problem) as caught:
+        await Access(Role.ADMIN)(request_with(token))
+    assert caught.value.status == 403
+    assert signature_checks == [token]
 
 
 def test_the_cache_holds_at_most_its_bound(

@@ -159,6 +159,40 @@ def test_any_other_authorization_is_refused_saying_the_form(header: str) -> None
     assert caught.value.detail == "Use 'Authorization: Bearer <token>'."
 
 
+@pytest.mark.parametrize(
+    ("header", "subject"),
+    [(None, "anonymous"), ("", "anonymous"), ("Bearer {t}", "reader"), ("bearer  {t} ", "reader")],
+)
+async def test_an_access_reads_the_header_as_bearer_token_does(
+    header: str | None, subject: str
+) -> None:
+    """Access reads the header from the scope itself (every request runs it): the same header
+    gives the same caller as ``bearer_token`` would, an empty one counts as none."""
+    token = signed(sub="reader")
+    request = request_with(None if header is None else header.format(t=token))
+    principal = await Access(Role.STAFF, anonymous=True)(request)
+    assert principal.subject == subject
+    assert (bearer_token(request_with(header and header.format(t=token))) is None) == (
+        subject == "anonymous"
+    )
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer   ", "Token abc"])
+async def test_an_access_refuses_any_other_authorization_saying_the_form(header: str) -> None:
+    with pytest.raises(Problem) as caught:
+        await Access(Role.STAFF, anonymous=True)(request_with(header))
+    assert caught.value.status == 401
+    assert caught.value.detail == "Use 'Authorization: Bearer <token>'."
+
+
+async def test_an_access_takes_the_first_authorization_header_as_starlette_does() -> None:
+    first, second = signed(sub="first"), signed(sub="second")
+    request = request_with(f"Bearer {first}")
+    request.scope["headers"].append((b"authorization", f"Bearer {second}".encode()))
+    assert request.headers.get("authorization") == f"Bearer {first}"
+    assert (await Access(Role.STAFF)(request)).subject == "first"
+
+
 async def test_a_route_without_a_token_is_401_asking_for_one() -> None:
     with pytest.raises(Problem) as caught:
         await Access(Role.ADMIN)(request_with(None))

@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from services.common.observability import (
     RequestContextMiddleware,
     configure_logging,
     current_request_id,
+    new_request_id,
     request_id_var,
 )
 
@@ -242,6 +244,42 @@ def test_a_log_line_is_json_with_the_request_id_and_the_extras() -> None:
     assert "_private" not in entry and "args" not in entry and "levelno" not in entry
     assert len(entry["ts"]) == 19 and entry["ts"][10] == "T"
     assert "exc" not in entry
+
+
+def test_one_formatter_writes_each_record_with_exactly_its_own_extras_in_order() -> None:
+    """The formatter remembers which attributes are extras per shape of record: records of
+    other shapes, one after another on one formatter, still get their own and only theirs."""
+    formatter = JsonFormatter()
+    lines = [
+        formatter.format(_record(zeta=1, alpha=2)),
+        formatter.format(_record(alpha=3)),
+        formatter.format(_record(zeta=4, alpha=5)),
+        formatter.format(_record(alpha=6, zeta=7, _hidden=8)),
+        formatter.format(_record()),
+    ]
+    extras = [
+        [k for k in json.loads(line) if k not in ("ts", "level", "logger", "msg")] for line in lines
+    ]
+    assert extras == [["zeta", "alpha"], ["alpha"], ["zeta", "alpha"], ["alpha", "zeta"], []]
+    assert [json.loads(line).get("alpha") for line in lines] == [2, 3, 5, 6, None]
+    assert '"zeta": 1, "alpha": 2}' in lines[0]  # the line itself, as json.dumps writes it
+
+
+def test_the_remembered_shapes_are_bounded() -> None:
+    formatter = JsonFormatter()
+    for n in range(300):
+        entry = json.loads(formatter.format(_record(**{f"field_{n}": n})))
+        assert entry[f"field_{n}"] == n
+    assert 0 < len(formatter._extra_keys) <= 256
+
+
+def test_a_made_request_id_is_a_random_version_4_uuid_in_hex() -> None:
+    made = {new_request_id() for _ in range(200)}
+    assert len(made) == 200
+    for request_id in made:
+        as_uuid = uuid.UUID(hex=request_id)
+        assert as_uuid.hex == request_id  # 32 lowercase hex digits, no dashes
+        assert (as_uuid.version, as_uuid.variant) == (4, uuid.RFC_4122)
 
 
 def test_each_line_is_stamped_with_its_own_second() -> None:
