@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import product
 from typing import Any
 
 from pydantic import ValidationError
 
 from services.common.problems import Problem
-from services.training.models import Participant
-from services.training.training_sessions.schemas import ParticipantCounts, ParticipantIn
+from services.training.training_sessions.schemas import ParticipantIn
+from services.training.vocabulary import ParticipantRole, Sex
 
 
 def validate_rows(
@@ -60,30 +61,59 @@ def _row_error(row: int, field: str, message: str, kind: str) -> dict[str, Any]:
     }
 
 
-def count_participants(participants: Iterable[Participant]) -> ParticipantCounts:
-    counts = ParticipantCounts()
-    for person in participants:
-        add_to_counts(
-            counts, person.sex, person.role, person.factory_id, person.attended, person.completed
-        )
+SEXES = tuple(sex.value for sex in Sex)
+ROLES = tuple(role.value for role in ParticipantRole)
+# Every (sex, role) an attended participant is counted under, in the order of their values.
+SEX_ROLE_PAIRS: tuple[tuple[str, str], ...] = tuple(sorted(product(SEXES, ROLES)))
+
+
+def empty_counts() -> dict[str, Any]:
+    """The fields of ParticipantCounts for a list with nobody on it."""
+    return {
+        "total": 0,
+        "registered": 0,
+        "completed": 0,
+        "by_sex": dict.fromkeys(SEXES, 0),
+        "by_role": dict.fromkeys(ROLES, 0),
+        "by_factory": {},
+    }
+
+
+def counts_by_session(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, Any]]:
+    """Participant counts (the fields of ParticipantCounts) of each session in ``rows``, one row
+    per session and factory: ``(session_id, factory_id, registered, attended, completed, *n)``
+    where ``n`` counts those who attended under each of SEX_ROLE_PAIRS. Only those who attended
+    count as participants; ``completed`` counts those who attended and completed.
+
+    ``by_factory`` lists a session's factories (those with someone who attended) in the order
+    of the first (sex, role) under which one of theirs attended, then by id: the order the
+    counts have had since they were added up row by row from a GROUP BY of every column in that
+    order, which SQLite returns sorted (PostgreSQL's order varied with the page). An attended
+    participant of a sex or role the vocabulary does not have fails, as it always did."""
+    counts: dict[str, dict[str, Any]] = {}
+    factories: dict[str, list[tuple[int, str, int]]] = {}
+    for session_id, factory_id, registered, attended, completed, *by_pair in rows:
+        found = counts.get(session_id)
+        if found is None:
+            found = counts[session_id] = empty_counts()
+            factories[session_id] = []
+        found["registered"] += registered
+        if not attended:
+            continue
+        found["total"] += attended
+        found["completed"] += completed
+        by_sex, by_role = found["by_sex"], found["by_role"]
+        first = None
+        for index, how_many in enumerate(by_pair):
+            if how_many:
+                sex, role = SEX_ROLE_PAIRS[index]
+                by_sex[sex] += how_many
+                by_role[role] += how_many
+                if first is None:
+                    first = index
+        if first is None or sum(by_pair) != attended:
+            raise ValueError(f"session {session_id}: participants of an unknown sex or role")
+        factories[session_id].append((first, factory_id, attended))
+    for session_id, attending in factories.items():
+        counts[session_id]["by_factory"] = {f: n for _, f, n in sorted(attending)}
     return counts
-
-
-def add_to_counts(
-    counts: ParticipantCounts,
-    sex: str,
-    role: str,
-    factory_id: str,
-    attended: bool,
-    completed: bool,
-    how_many: int = 1,
-) -> None:
-    """Count ``how_many`` alike participants: only those who attended count as participants."""
-    counts.registered += how_many
-    if not attended:
-        return
-    counts.total += how_many
-    counts.completed += how_many if completed else 0
-    setattr(counts.by_sex, sex, getattr(counts.by_sex, sex) + how_many)
-    setattr(counts.by_role, role, getattr(counts.by_role, role) + how_many)
-    counts.by_factory[factory_id] = counts.by_factory.get(factory_id, 0) + how_many

@@ -2,9 +2,10 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Row
 
 from services.training.common import Label, Name, ReferenceId
-from services.training.models import Course, Participant, TrainingSession
+from services.training.models import Participant, TrainingSession
 from services.training.vocabulary import Delivery, ParticipantRole, Sex, Topic
 
 
@@ -138,32 +139,33 @@ class SessionRead(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def of(
-        cls,
-        training: TrainingSession,
-        course: Course,
-        counts: ParticipantCounts,
+    @staticmethod
+    def fields_of(
+        training: TrainingSession | Row[Any],
+        course_topic: str,
+        counts: dict[str, Any],
         only_factory: str | None,
-    ) -> "SessionRead":
-        """The session as a caller sees it: a factory sees itself and its own participants
-        only (``counts`` are already limited to ``only_factory``)."""
+    ) -> dict[str, Any]:
+        """The session as a caller sees it, as one plain dict of the read model's fields (a list
+        validates its whole page at once, services/common/pagination.py), from the object or a
+        row of its table: a factory sees itself and its own participants only (``counts``, the
+        fields of ParticipantCounts, are already limited to ``only_factory``)."""
         factory_ids = list(training.factory_ids)
         if only_factory is not None:
             factory_ids = [f for f in factory_ids if f == only_factory]
-        return cls(
-            id=training.id,
-            course_id=training.course_id,
-            course_topic=course.topic,
-            start_date=training.start_date,
-            end_date=training.end_date,
-            trainers=list(training.trainers),
-            venue=training.venue,
-            delivery=training.delivery,
-            country=training.country,
-            factory_ids=factory_ids,
-            participants=counts,
-            version=training.version,
-            created_at=training.created_at,
-            updated_at=training.updated_at,
-        )
+        return {
+            "id": training.id,
+            "course_id": training.course_id,
+            "course_topic": course_topic,
+            "start_date": training.start_date,
+            "end_date": training.end_date,
+            "trainers": list(training.trainers),
+            "venue": training.venue,
+            "delivery": training.delivery,
+            "country": training.country,
+            "factory_ids": factory_ids,
+            "participants": counts,
+            "version": training.version,
+            "created_at": training.created_at,
+            "updated_at": training.updated_at,
+        }

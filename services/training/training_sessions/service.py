@@ -6,11 +6,11 @@ reporting service never needs the individual participants.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -18,7 +18,7 @@ from services.common.auth import Principal
 from services.common.etag import commit_update, stale_write_guard
 from services.common.ids import new_id
 from services.common.outbox import utcnow
-from services.common.pagination import PageParams, Sorting, paginate
+from services.common.pagination import PageParams, Sorting, paginate, select_rows
 from services.common.problems import Problem, conflict, not_found
 from services.training.access import (
     NothingVisible,
@@ -31,9 +31,13 @@ from services.training.assessment_client import References, require_factories_co
 from services.training.common import changes
 from services.training.events import record_event
 from services.training.models import Course, Participant, SessionFactory, TrainingSession
-from services.training.training_sessions.attendance import add_to_counts, validate_rows
+from services.training.training_sessions.attendance import (
+    SEX_ROLE_PAIRS,
+    counts_by_session,
+    empty_counts,
+    validate_rows,
+)
 from services.training.training_sessions.schemas import (
-    ParticipantCounts,
     SessionCreate,
     SessionRead,
     SessionUpdate,
@@ -49,6 +53,9 @@ SESSION_SORTING = Sorting(
     created_at=TrainingSession.created_at,
     updated_at=TrainingSession.updated_at,
 )
+
+_COURSE_TABLE: Table = Course.__table__  # type: ignore[attr-defined]
+_SESSION_FACTORY_TABLE: Table = SessionFactory.__table__  # type: ignore[attr-defined]
 
 PARTICIPANT_SORTING = Sorting(
     Participant.row_number,
@@ -73,47 +80,97 @@ async def _course(session: AsyncSession, course_id: str) -> Course:
     return course
 
 
+# Participant counts of the sessions ``session_ids``, one row per session and factory (see
+# counts_by_session), aggregated in the database: lists can be long. Built once: building a
+# statement and its cache key costs more than running it on a page.
+_ATTENDED = col(Participant.attended)
+_COUNTED = (
+    select(
+        col(Participant.session_id),
+        col(Participant.factory_id),
+        func.count(),
+        func.count().filter(_ATTENDED),
+        func.count().filter(and_(_ATTENDED, col(Participant.completed))),
+        *(
+            func.count().filter(
+                and_(
+                    _ATTENDED,
+                    col(Participant.sex) == sex,
+                    col(Participant.role) == role,
+                )
+            )
+            for sex, role in SEX_ROLE_PAIRS
+        ),
+    )
+    .where(col(Participant.session_id).in_(bindparam("session_ids", expanding=True)))
+    .group_by(col(Participant.session_id), col(Participant.factory_id))
+)
+# A factory caller counts its own participants only.
+_COUNTED_OF_FACTORY = _COUNTED.where(col(Participant.factory_id) == bindparam("factory_id"))
+_TOPICS = select(col(Course.id), col(Course.topic)).where(
+    col(Course.id).in_(bindparam("course_ids", expanding=True))
+)
+# A page of sessions as rows of the table, each with its course's topic: the list answers read
+# models only, and one statement gives what the page and then its courses took two for.
+_SESSION_ROWS = (
+    select_rows(TrainingSession)
+    .add_columns(col(Course.topic).label("course_topic"))
+    .join(_COURSE_TABLE, col(Course.id) == col(TrainingSession.course_id))
+)
+
+
+async def _rows(session: AsyncSession, stmt: Any, params: dict[str, Any]) -> Sequence[Row[Any]]:
+    """Core rows of ``stmt``, on the session's connection (values only: no ORM layer), after
+    flushing what the session holds, as ``session.execute`` would."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    connection = await session.connection()
+    return (await connection.execute(stmt, params)).all()
+
+
 async def _counts(
     session: AsyncSession, session_ids: list[str], only_factory: str | None = None
-) -> dict[str, ParticipantCounts]:
-    """Participant counts per session, aggregated in the database (lists can be long)."""
-    key = (
-        col(Participant.session_id),
-        col(Participant.sex),
-        col(Participant.role),
-        col(Participant.factory_id),
-        col(Participant.attended),
-        col(Participant.completed),
-    )
-    stmt = (
-        select(*key, func.count())
-        .where(col(Participant.session_id).in_(session_ids))
-        .group_by(*key)
-    )
-    if only_factory is not None:
-        stmt = stmt.where(col(Participant.factory_id) == only_factory)
-    counts: dict[str, ParticipantCounts] = defaultdict(ParticipantCounts)
-    for session_id, sex, role, factory_id, attended, completed, how_many in await session.execute(
-        stmt
-    ):
-        add_to_counts(counts[session_id], sex, role, factory_id, attended, completed, how_many)
-    return counts
+) -> dict[str, dict[str, Any]]:
+    """Participant counts per session (the fields of ParticipantCounts; a session with nobody
+    on its list is left out), limited to ``only_factory``'s participants when given."""
+    if not session_ids:
+        return {}
+    if only_factory is None:
+        rows = await _rows(session, _COUNTED, {"session_ids": session_ids})
+    else:
+        params = {"session_ids": session_ids, "factory_id": only_factory}
+        rows = await _rows(session, _COUNTED_OF_FACTORY, params)
+    return counts_by_session(rows)
+
+
+async def session_fields(
+    session: AsyncSession, rows: Sequence[Row[Any]], principal: Principal
+) -> list[dict[str, Any]]:
+    """A page of :func:`list_sessions` as the read model's fields, its counts in one statement."""
+    scope = factory_scope(principal)
+    counts = await _counts(session, [r.id for r in rows], scope)
+    return [
+        SessionRead.fields_of(r, r.course_topic, counts.get(r.id) or empty_counts(), scope)
+        for r in rows
+    ]
 
 
 async def read_sessions(
     session: AsyncSession, rows: list[TrainingSession], principal: Principal | None
 ) -> list[SessionRead]:
+    """Sessions held as objects (one just read or written) as read models."""
+    if not rows:
+        return []
     scope = factory_scope(principal) if principal else None
     counts = await _counts(session, [r.id for r in rows], scope)
-    courses = {c.id: c for c in await _courses(session, {r.course_id for r in rows})}
-    return [SessionRead.of(r, courses[r.course_id], counts[r.id], scope) for r in rows]
-
-
-async def _courses(session: AsyncSession, ids: set[str]) -> list[Course]:
-    if not ids:
-        return []
-    stmt = select(Course).where(Course.id.in_(ids))  # type: ignore[attr-defined]
-    return list((await session.execute(stmt)).scalars())
+    course_ids = sorted({r.course_id for r in rows})
+    topics = {r.id: r.topic for r in await _rows(session, _TOPICS, {"course_ids": course_ids})}
+    return [
+        SessionRead.model_validate(
+            SessionRead.fields_of(r, topics[r.course_id], counts.get(r.id) or empty_counts(), scope)
+        )
+        for r in rows
+    ]
 
 
 async def _emit(session: AsyncSession, event_type: str, training: TrainingSession) -> None:
@@ -248,14 +305,17 @@ async def list_sessions(
     course_id: str | None = None,
     start_from: date | None = None,
     start_to: date | None = None,
-) -> tuple[list[TrainingSession], str | None]:
-    stmt = select(TrainingSession).where(in_scope(TrainingSession, principal))
+) -> tuple[list[Row[Any]], str | None]:
+    """A page of sessions as rows of the table with ``course_topic`` (see session_fields)."""
+    stmt = _SESSION_ROWS.where(in_scope(TrainingSession, principal))
     try:
         factory_id = visible_factory_filter(principal, factory_id)
     except NothingVisible:
         return [], None
     if factory_id is not None:
-        stmt = stmt.join(SessionFactory).where(col(SessionFactory.factory_id) == factory_id)
+        stmt = stmt.join(
+            _SESSION_FACTORY_TABLE, col(SessionFactory.session_id) == col(TrainingSession.id)
+        ).where(col(SessionFactory.factory_id) == factory_id)
     if course_id is not None:
         stmt = stmt.where(col(TrainingSession.course_id) == course_id)
     if start_from is not None:
