@@ -1,6 +1,9 @@
 """The training service: courses, sessions and attendance, advisory visits, committees,
 improvement plans, seminars."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 from fastapi import FastAPI
 
@@ -9,9 +12,18 @@ from services.common.audit import audit_router
 from services.common.db import Database
 from services.common.outbox import changes_router
 from services.common.settings import AuthSettings
+from services.training.assessment_client import assessment_http_lifespan
 from services.training.backfill import backfill_in_background
 from services.training.models import IdempotencyRecord, OutboxEvent
 from services.training.settings import TrainingSettings
+
+
+@asynccontextmanager
+async def training_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The client of the assessment service for the app's life, and the country backfill that
+    uses it (stopped before the client closes)."""
+    async with assessment_http_lifespan(app), backfill_in_background(app):
+        yield
 
 
 def create_app(
@@ -35,7 +47,7 @@ def create_app(
         database=database,
         auth_settings=auth_settings,
         idempotency_model=IdempotencyRecord,
-        extra_lifespan=backfill_in_background,
+        extra_lifespan=training_lifespan,
         routers=[
             courses_router,
             sessions_router,

@@ -4,18 +4,20 @@ The training service stores those ids but does not own them. A factory's check a
 country, which factory-owned rows record (the country scope filters on it). The caller's token
 is forwarded, so a factory outside the caller's country is unknown, like a missing one. Every
 check happens before the write's transaction begins, so an unreachable assessment service (503)
-or an unknown id (422) leaves nothing stored. Tests inject an httpx transport through
+or an unknown id (422) leaves nothing stored. The checks of every request go over one client
+per app (:func:`assessment_http`). Tests inject an httpx transport through
 ``app.state.assessment_transport``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
-from fastapi import Request
+from fastapi import FastAPI, Request
 
 from services.common.auth import Principal, bearer_token, mint_token
 from services.common.http_client import make_client
@@ -110,36 +112,18 @@ def _unavailable(detail: str) -> Problem:
 
 
 class AssessmentClient:
-    """HTTP client of the assessment service: GET /v1/factories/{id}, /v1/assessments/{id} and
-    /v1/assessments/{id}/findings. One instance per request; close it with ``aclose``."""
+    """The assessment service as one caller sees it: GET /v1/factories/{id}, /v1/assessments/{id}
+    and /v1/assessments/{id}/findings, each sent with the caller's token over ``http``, the app's
+    one pooled client (:func:`assessment_http`)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._base_url = base_url
-        self._token = token
-        self._transport = transport
-        self._http: httpx.AsyncClient | None = None
-
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """Made on first use: most requests that may check references never need to."""
-        if self._http is None:
-            self._http = make_client(self._base_url, token=self._token, transport=self._transport)
-        return self._http
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+    def __init__(self, http: httpx.AsyncClient, token: str) -> None:
+        self.http = http
+        self._headers = {"authorization": f"Bearer {token}"}
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
         """The JSON body, or None on 404; 503 when the service cannot answer."""
         try:
-            response = await self.http.get(path, params=params)
+            response = await self.http.get(path, params=params, headers=self._headers)
         except httpx.TransportError as exc:
             raise _unavailable(
                 f"The assessment service could not be reached ({type(exc).__name__}); nothing "
@@ -206,22 +190,63 @@ def _finding(row: dict[str, Any]) -> FindingRef:
     )
 
 
-async def assessment_references(request: Request) -> AsyncIterator[AssessmentClient]:
-    """Dependency: a client that forwards the caller's token (so the assessment service applies
-    its own rules to the caller), or a short-lived service token when there is none."""
-    auth_settings = request.app.state.auth_settings
-    token = bearer_token(request) or mint_token(
-        auth_settings, role="service", subject="training-service", ttl_seconds=300
-    )
-    client = AssessmentClient(
-        request.app.state.settings.assessment_url,
-        token,
-        transport=getattr(request.app.state, "assessment_transport", None),
-    )
+@dataclass
+class _SharedClient:
+    client: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport | None
+
+
+def assessment_http(app: FastAPI) -> httpx.AsyncClient:
+    """The app's one client of the assessment service: its connections kept alive and its SSL
+    context built once, not per request, and the replica that answered last tried first by
+    every request (services/common/http_client.py). Made at startup by
+    :func:`assessment_http_lifespan`, or on first use by an app run without its lifespan (tests
+    drive apps so); made again when ``app.state.assessment_transport`` is replaced (tests),
+    the one it replaces closed with it at shutdown. It carries no token: each request sends its
+    caller's."""
+    state = app.state
+    transport: httpx.AsyncBaseTransport | None = getattr(state, "assessment_transport", None)
+    shared: _SharedClient | None = getattr(state, "assessment_http", None)
+    if shared is None or shared.transport is not transport:
+        if shared is not None:
+            state.assessment_http_replaced = [
+                *getattr(state, "assessment_http_replaced", []),
+                shared.client,
+            ]
+        client = make_client(state.settings.assessment_url, transport=transport)
+        shared = state.assessment_http = _SharedClient(client, transport)
+    return shared.client
+
+
+@asynccontextmanager
+async def assessment_http_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Lifespan: the app's client of the assessment service, made at startup, closed (with its
+    connections) at shutdown."""
+    assessment_http(app)
     try:
-        yield client
+        yield
     finally:
-        await client.aclose()
+        shared: _SharedClient | None = getattr(app.state, "assessment_http", None)
+        replaced: list[httpx.AsyncClient] = getattr(app.state, "assessment_http_replaced", [])
+        app.state.assessment_http = None
+        app.state.assessment_http_replaced = []
+        for client in [*replaced, *([shared.client] if shared else [])]:
+            await client.aclose()
+
+
+def service_token(app: FastAPI) -> str:
+    """A short-lived token of the training service itself, for calls no caller makes."""
+    return mint_token(
+        app.state.auth_settings, role="service", subject="training-service", ttl_seconds=300
+    )
+
+
+async def assessment_references(request: Request) -> AssessmentClient:
+    """Dependency: the assessment service as the caller sees it: its token is forwarded (so the
+    assessment service applies its own rules to the caller), or a short-lived service token
+    when there is none."""
+    token = bearer_token(request) or service_token(request.app)
+    return AssessmentClient(assessment_http(request.app), token)
 
 
 class StaticReferences:

@@ -23,10 +23,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.common.auth import mint_token
 from services.common.db import Database
 from services.common.problems import Problem
-from services.training.assessment_client import AssessmentClient, References
+from services.training.assessment_client import (
+    AssessmentClient,
+    References,
+    assessment_http,
+    service_token,
+)
 from services.training.models import (
     AdvisoryVisit,
     Committee,
@@ -103,16 +107,7 @@ async def _items_follow_their_plans(session: AsyncSession) -> int:
 async def _fill_when_assessment_answers(app: FastAPI) -> None:
     database: Database = app.state.db
     for _ in range(ATTEMPTS):
-        client = AssessmentClient(
-            app.state.settings.assessment_url,
-            mint_token(
-                app.state.auth_settings,
-                role="service",
-                subject="training-service",
-                ttl_seconds=300,
-            ),
-            transport=getattr(app.state, "assessment_transport", None),
-        )
+        client = AssessmentClient(assessment_http(app), service_token(app))
         try:
             async with database.sessionmaker() as session:
                 filled = await fill_missing_countries(session, client)
@@ -123,8 +118,6 @@ async def _fill_when_assessment_answers(app: FastAPI) -> None:
             log.info("country backfill waits for the assessment service: %s", problem.detail)
         except Exception:  # e.g. the database is not migrated yet: try again later
             log.exception("country backfill failed; retrying")
-        finally:
-            await client.aclose()
         await asyncio.sleep(RETRY_SECONDS)
     log.warning("country backfill gave up; rows without a country stay hidden from scoped staff")
 
