@@ -10,6 +10,8 @@ from services.common.pagination import Page, PageParams
 from services.reporting.access import Anyone, Publisher
 from services.reporting.annual import render, service
 from services.reporting.annual.schemas import AnnualReport, PublicationRead
+from services.reporting.disclosure import admit_annual
+from services.reporting.kept_answers import kept_or_computed
 from services.reporting.scope import (
     Audience,
     ReportScope,
@@ -32,7 +34,13 @@ RENDERED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _rendered(report: AnnualReport, fmt: str, filename: str, etag: str | None = None) -> Response:
+def _rendered(
+    report: AnnualReport,
+    fmt: str,
+    filename: str,
+    etag: str | None = None,
+    content: bytes | str | None = None,
+) -> Response:
     headers = {"vary": "accept"}
     if fmt in ("pdf", "xlsx", "csv"):
         headers["content-disposition"] = f'attachment; filename="{filename}.{fmt}"'
@@ -41,7 +49,8 @@ def _rendered(report: AnnualReport, fmt: str, filename: str, etag: str | None = 
     media_type = render.FORMATS[fmt]
     if fmt in ("html", "csv"):
         media_type += "; charset=utf-8"
-    content = render.render(report, fmt)
+    if content is None:
+        content = render.render(report, fmt)
     headers["x-content-type-options"] = "nosniff"
     if isinstance(content, str) and fmt == "html":
         headers["content-security-policy"] = render.content_security_policy(content)
@@ -57,6 +66,7 @@ def _rendered(report: AnnualReport, fmt: str, filename: str, etag: str | None = 
 async def annual_report(
     request: Request,
     caller: Anyone,
+    session: ReadSessionDep,
     year: int = YEAR,
     country: str = COUNTRY,
     format: str | None = FORMAT,
@@ -67,10 +77,18 @@ async def annual_report(
     ended year, small figures withheld (docs/disclosure-control.md)."""
     fmt = render.negotiate(request.headers.get("accept"), format)
     scope = restrict_to_principal(ReportScope(country=country), caller)
-    report = await service.read_annual_report(
-        request.app.state.db, year, scope.country or country, audience_for(caller, settings)
+    audience = audience_for(caller, settings)
+    country = scope.country or country
+    admit_annual(year, audience)  # a refusal is never kept
+
+    async def compute() -> tuple[AnnualReport, bytes | str]:
+        report = await service.read_annual_report(request.app.state.db, year, country, audience)
+        return report, render.render(report, fmt)
+
+    report, content = await kept_or_computed(
+        session, ("annual", year, country, audience, fmt), compute
     )
-    return _rendered(report, fmt, f"annual-report-{country}-{year}")
+    return _rendered(report, fmt, f"annual-report-{country}-{year}", content=content)
 
 
 @router.post(

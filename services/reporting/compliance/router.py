@@ -18,6 +18,7 @@ from services.reporting.compliance.schemas import (
     TrendReport,
 )
 from services.reporting.disclosure import REFUSED_TITLE, admit
+from services.reporting.kept_answers import kept_or_computed
 from services.reporting.scope import (
     ReportScope,
     SettingsDep,
@@ -40,13 +41,18 @@ async def _rate_report(
     scope = restrict_to_principal(scope, caller)
     audience = audience_for(caller, settings)
     admit(scope, audience)
-    summary, items = await report.rate_report(session, scope, audience, level)
-    return RateReport(
-        scope=ScopeRead(**scope.__dict__),
-        minimum_factories=audience.minimum_factories,
-        summary=summary,
-        items=items,
-    )
+
+    async def compute() -> RateReport[report.Item]:
+        summary, items = await report.rate_report(session, scope, audience, level)
+        return RateReport(
+            scope=ScopeRead(**scope.__dict__),
+            minimum_factories=audience.minimum_factories,
+            summary=summary,
+            items=items,
+        )
+
+    # The scope and the audience (with its date) are all the answer depends on besides the data.
+    return await kept_or_computed(session, ("rates", level.code_column, scope, audience), compute)
 
 
 @router.get(

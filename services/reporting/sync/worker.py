@@ -158,7 +158,9 @@ class FeedReader:
                 reached = FeedPosition.parse(page["next_cursor"])
                 cursor.last_event_txid, cursor.last_event_id = reached.txid, reached.id
                 cursor.last_event_at = parse_datetime(items[-1]["occurred_at"])
-            cursor.updated_at = now()
+                # Moved only with the read model: kept labels and answers are keyed by it
+                # (compliance/labels.py, kept_answers.py), and an empty poll changes nothing.
+                cursor.updated_at = now()
             cursor.last_attempt_at = asked_at
             if not has_more:
                 cursor.caught_up_at = asked_at
