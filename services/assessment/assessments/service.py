@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import BindParameter, Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -104,11 +104,12 @@ async def published_snapshot(session: AsyncSession, assessment: Assessment) -> d
     )
 
 
-async def get_assessment(
-    session: AsyncSession, assessment_id: str, principal: Principal, *, lock: bool = False
-) -> Assessment:
-    """The assessment if the caller may see it, else 404. ``lock`` holds its row until commit
-    (PostgreSQL), so findings writes and status changes of one assessment never interleave."""
+def visible_assessment(
+    assessment_id: str | BindParameter[str], principal: Principal, *, lock: bool = False
+) -> Select[Assessment]:
+    """The statement :func:`get_assessment` runs: the assessment, if the caller may see it. A
+    caller may add columns and outer joins to read more in the same statement, and keep the
+    statement for callers alike with the id as a bound parameter (a finding's write does)."""
     stmt = (
         select(Assessment)
         .join(Factory, col(Factory.id) == Assessment.factory_id)
@@ -116,6 +117,15 @@ async def get_assessment(
     )
     if lock:
         stmt = stmt.with_for_update(of=Assessment).execution_options(populate_existing=True)
+    return stmt
+
+
+async def get_assessment(
+    session: AsyncSession, assessment_id: str, principal: Principal, *, lock: bool = False
+) -> Assessment:
+    """The assessment if the caller may see it, else 404. ``lock`` holds its row until commit
+    (PostgreSQL), so findings writes and status changes of one assessment never interleave."""
+    stmt = visible_assessment(assessment_id, principal, lock=lock)
     assessment = (await session.execute(stmt)).scalar_one_or_none()
     if assessment is None:
         raise hidden("Assessment", assessment_id)

@@ -64,11 +64,13 @@ async def put_finding(
     draft (409 otherwise).
 
     If-Match: the assessment's ETag. The answer's ETag is the assessment's new one."""
-    assessment = await get_assessment(session, assessment_id, caller, lock=True)
+    # One statement reads the assessment (locked, 404 if hidden) and the question.
+    target = await service.finding_target(session, assessment_id, question_code, caller)
+    assessment = target.assessment
     require_if_match(request, etag_for(assessment.id, assessment.version))
-    finding = await service.put_finding(session, assessment, question_code, body, caller)
+    finding = await service.put_finding(session, target, question_code, body, caller)
     response.headers["ETag"] = etag_for(assessment.id, assessment.version)
-    return FindingRead.of(finding)
+    return finding
 
 
 @router.get("/findings", response_model=Page[FindingRead], summary="Findings, by question code")

@@ -6,14 +6,19 @@ findings/methodology.py."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Select, Table, and_, bindparam, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import col
 
-from services.assessment.assessments.service import snapshot
+from services.assessment.access import hidden
+from services.assessment.assessments.service import snapshot, visible_assessment
 from services.assessment.assessments.state_machine import FINDINGS_OPEN
 from services.assessment.catalogs.service import load_structure
 from services.assessment.events import emit
@@ -23,6 +28,7 @@ from services.assessment.findings.schemas import (
     CompliancePointResultRead,
     FindingBody,
     FindingIn,
+    FindingRead,
     ResultsRead,
 )
 from services.assessment.models import Assessment, Catalog, CatalogQuestion, Finding
@@ -45,8 +51,24 @@ FINDING_SORTING = Sorting(
 )
 
 
+class QuestionKind(Protocol):
+    """What validating a finding needs of its question (a CatalogQuestion will do)."""
+
+    @property
+    def kind(self) -> str: ...
+
+
+class Question(NamedTuple):
+    """The columns of a question that a finding copies or is checked against."""
+
+    code: str
+    kind: str
+    compliance_point_code: str
+    cluster_code: str
+
+
 def finding_errors(
-    questions: dict[str, CatalogQuestion],
+    questions: Mapping[str, QuestionKind],
     items: Sequence[FindingIn],
     elsewhere: dict[str, list[str]] | None = None,
 ) -> list[dict[str, Any]]:
@@ -138,15 +160,34 @@ async def _other_versions(
     return found
 
 
-async def _validate(
-    session: AsyncSession, assessment: Assessment, items: Sequence[FindingIn]
-) -> dict[str, CatalogQuestion]:
+def _require_open(assessment: Assessment) -> None:
     if assessment.status not in FINDINGS_OPEN:
         raise conflict(
             f"Findings are recorded while an assessment is in_progress or draft; "
             f"{assessment.id} is {assessment.status}.",
             status_now=assessment.status,
         )
+
+
+def _refuse(errors: list[dict[str, Any]]) -> Problem:
+    foreign = {"unknown_question", "other_catalog_question"}
+    bad_codes = sorted({e["question_code"] for e in errors if e["type"] in foreign})
+    detail = f"{len(errors)} problem(s) in the findings; nothing was stored."
+    if bad_codes:
+        detail += f" Not questions of this assessment's CAT: {', '.join(bad_codes)}."
+    return Problem(
+        422,
+        detail,
+        title="Invalid findings",
+        errors=errors,
+        invalid_question_codes=bad_codes,
+    )
+
+
+async def _validate(
+    session: AsyncSession, assessment: Assessment, items: Sequence[FindingIn]
+) -> dict[str, CatalogQuestion]:
+    _require_open(assessment)
     questions = await _questions(
         session, assessment.catalog_id, {item.question_code for item in items}
     )
@@ -154,22 +195,13 @@ async def _validate(
     elsewhere = await _other_versions(session, assessment.catalog_id, missing)
     errors = finding_errors(questions, items, elsewhere)
     if errors:
-        foreign = {"unknown_question", "other_catalog_question"}
-        bad_codes = sorted({e["question_code"] for e in errors if e["type"] in foreign})
-        detail = f"{len(errors)} problem(s) in the findings; nothing was stored."
-        if bad_codes:
-            detail += f" Not questions of this assessment's CAT: {', '.join(bad_codes)}."
-        raise Problem(
-            422,
-            detail,
-            title="Invalid findings",
-            errors=errors,
-            invalid_question_codes=bad_codes,
-        )
+        raise _refuse(errors)
     return questions
 
 
-def _row(assessment_id: str, question: CatalogQuestion, item: FindingBody, who: str) -> dict:  # type: ignore[type-arg]
+def _row(
+    assessment_id: str, question: CatalogQuestion | Question, item: FindingBody, who: str
+) -> dict[str, Any]:
     return {
         "assessment_id": assessment_id,
         "question_code": question.code,
@@ -228,32 +260,129 @@ async def replace_findings(
     return await _commit_with_new_version(session, assessment)
 
 
+class FindingTarget(NamedTuple):
+    """What a one-finding write reads before it writes, in one statement: the assessment
+    (locked) and its CAT's question of that code, None when the CAT has no such question."""
+
+    assessment: Assessment
+    question: Question | None
+
+
+@lru_cache(maxsize=256)
+def _target_statement(scope: Principal) -> Select[Any]:
+    """:func:`finding_target`'s statement for callers who see what ``scope`` sees (a principal
+    without its subject), with the assessment id and question code bound at execution: built
+    once per kind of caller, not per request."""
+    return (
+        visible_assessment(bindparam("assessment_id"), scope, lock=True)
+        .outerjoin(
+            CatalogQuestion,
+            and_(
+                col(CatalogQuestion.catalog_id) == Assessment.catalog_id,
+                col(CatalogQuestion.code) == bindparam("question_code"),
+            ),
+        )
+        .add_columns(
+            col(CatalogQuestion.kind),
+            col(CatalogQuestion.compliance_point_code),
+            col(CatalogQuestion.cluster_code),
+        )
+    )
+
+
+async def finding_target(
+    session: AsyncSession, assessment_id: str, question_code: str, principal: Principal
+) -> FindingTarget:
+    """The assessment if the caller may see it (else 404), locked as :func:`get_assessment`
+    locks it, read with the question the finding answers."""
+    stmt = _target_statement(replace(principal, subject=""))
+    params = {"assessment_id": assessment_id, "question_code": question_code}
+    row = (await session.execute(stmt, params)).one_or_none()
+    if row is None:
+        raise hidden("Assessment", assessment_id)
+    assessment, kind, point, cluster = row
+    question = None if kind is None else Question(question_code, kind, point, cluster)
+    return FindingTarget(assessment, question)
+
+
+# What a replaced finding takes from the new one: every column but its key (and its id).
+_REPLACED = (
+    "compliance_point_code",
+    "cluster_code",
+    "non_compliant",
+    "value",
+    "notes",
+    "evidence",
+    "recorded_by",
+    "recorded_at",
+)
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect: str) -> ReturningInsert[int]:
+    """INSERT of one finding that replaces the assessment's finding of the same question (ON
+    CONFLICT DO UPDATE, on SQLite and PostgreSQL alike), returning how many findings of other
+    questions the assessment has: the count for its event without a statement of its own. The
+    count leaves the written row out, so it is the same whether or not the statement's own
+    row is visible to it; and it is taken by the write, after the assessment's lock was granted
+    (a count in the locked SELECT would, on PostgreSQL, come from the snapshot taken before
+    waiting for the lock and miss findings committed meanwhile). On PostgreSQL a replacing
+    upsert still draws an id from the sequence, unused (ids are never shown). Built once per
+    dialect; values are bound at execution."""
+    table: Table = Finding.__table__  # type: ignore[attr-defined]
+    other = table.alias("other")
+    others = (
+        select(func.count())
+        .select_from(other)
+        .where(
+            other.c.assessment_id == bindparam("others_of"),
+            other.c.question_code != bindparam("others_than"),
+        )
+        .scalar_subquery()
+    )
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.assessment_id, table.c.question_code],
+        set_={name: upsert.excluded[name] for name in _REPLACED},
+    ).returning(others)
+
+
 async def put_finding(
     session: AsyncSession,
-    assessment: Assessment,
+    target: FindingTarget,
     question_code: str,
     body: FindingBody,
     principal: Principal,
-) -> Finding:
+) -> FindingRead:
+    """Record or replace one finding: one statement writes it and counts the others, then the
+    assessment's version and event are committed with it (:func:`_commit_with_new_version`'s
+    rules: a writer that raced past If-Match gets 412 and its finding rolls back)."""
+    assessment, question = target
     item = FindingIn(question_code=question_code, **body.model_dump())
-    questions = await _validate(session, assessment, [item])
-    values = _row(assessment.id, questions[question_code], body, principal.subject)
-    existing = (
-        await session.execute(
-            select(Finding).where(
-                col(Finding.assessment_id) == assessment.id,
-                col(Finding.question_code) == question_code,
-            )
-        )
-    ).scalar_one_or_none()
-    if existing is None:
-        existing = Finding(**values)
-        session.add(existing)
-    else:
-        for key, value in values.items():
-            setattr(existing, key, value)
-    await _commit_with_new_version(session, assessment)
-    return existing
+    _require_open(assessment)
+    if question is None:
+        elsewhere = await _other_versions(session, assessment.catalog_id, {question_code})
+        raise _refuse(finding_errors({}, [item], elsewhere))
+    if errors := finding_errors({question_code: question}, [item]):
+        raise _refuse(errors)
+    values = _row(assessment.id, question, body, principal.subject)
+    written = await session.execute(
+        _upsert(session.get_bind().dialect.name),
+        {**values, "others_of": assessment.id, "others_than": question_code},
+    )
+    count = written.scalar_one() + 1
+    await commit_update(
+        session,
+        assessment,
+        {},
+        lambda: emit(
+            session,
+            "assessment.updated",
+            assessment.id,
+            {**snapshot(assessment), "findings_count": count},
+        ),
+    )
+    return FindingRead.model_validate(values)
 
 
 async def list_findings(
