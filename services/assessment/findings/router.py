@@ -4,12 +4,15 @@ Findings belong to their assessment: every write is conditional on the assessmen
 (If-Match), bumps its version and answers with the new ETag, so two assessors writing from the
 same reading cannot silently overwrite each other."""
 
-from fastapi import APIRouter, Depends, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.assessment.access import Reader, Writer
 from services.assessment.assessments.service import get_assessment
 from services.assessment.findings import service
 from services.assessment.findings.schemas import (
+    QUESTION_CODE_MAX_LENGTH,
     FindingBody,
     FindingRead,
     FindingsSubmission,
@@ -21,6 +24,9 @@ from services.common.etag import etag_for, require_if_match
 from services.common.pagination import Page, PageParams
 
 router = APIRouter(prefix="/v1/assessments/{assessment_id}", tags=["findings"])
+
+# Checked where it arrives, as a finding's question code in a body is (FindingIn).
+QuestionCode = Annotated[str, Path(min_length=1, max_length=QUESTION_CODE_MAX_LENGTH)]
 
 
 @router.put(
@@ -53,7 +59,7 @@ async def submit_findings(
 @router.put("/findings/{question_code}", response_model=FindingRead, summary="Record one finding")
 async def put_finding(
     assessment_id: str,
-    question_code: str,
+    question_code: QuestionCode,
     body: FindingBody,
     request: Request,
     response: Response,
@@ -94,7 +100,7 @@ async def list_findings(
 @router.get("/findings/{question_code}", response_model=FindingRead, summary="One finding")
 async def get_finding(
     assessment_id: str,
-    question_code: str,
+    question_code: QuestionCode,
     response: Response,
     caller: Reader,
     session: ReadSessionDep,

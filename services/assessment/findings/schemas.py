@@ -26,8 +26,11 @@ class FindingBody(BaseModel):
     )
 
 
+QUESTION_CODE_MAX_LENGTH = 30
+
+
 class FindingIn(FindingBody):
-    question_code: str = Field(min_length=1, max_length=30)
+    question_code: str = Field(min_length=1, max_length=QUESTION_CODE_MAX_LENGTH)
 
 
 class FindingsSubmission(BaseModel):
