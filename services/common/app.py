@@ -11,7 +11,12 @@ from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import access_extension, declared_access
+from services.common.auth import (
+    QUERY_CHECKED_BY_ACCESS,
+    Access,
+    access_extension,
+    declared_access,
+)
 from services.common.db import Database
 from services.common.etag import NotModifiedMiddleware
 from services.common.health import ReadinessCheck, health_router
@@ -103,7 +108,6 @@ def create_service_app(
         version=version,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
-        dependencies=[Depends(reject_unknown_query)],  # a misspelt filter is a 400
         telemetry=None if getattr(settings, "telemetry", False) else TELEMETRY_OFF,
     )
     app.state.settings = settings
@@ -119,13 +123,40 @@ def create_service_app(
     app.add_middleware(NotModifiedMiddleware)  # If-None-Match on reads: 304
     app.add_middleware(InputGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
-    app.include_router(health_router(readiness_checks))
-    for router in routers:
-        app.include_router(router)
+    include_guarded(app, [health_router(readiness_checks), *routers])
     publish_access(app)
     publish_contract(app)
     install_feed_events(app, settings.service_name)  # writes answer Feed-Event: <service>:<id>
     return app
+
+
+QUERY_GUARD = Depends(reject_unknown_query)
+
+
+def include_guarded(app: FastAPI, routers: Sequence[APIRouter]) -> None:
+    """Include the routers so that every route refuses a query parameter it does not declare
+    (a misspelt filter is a 400), checked before any other dependency runs.
+
+    The check is the first dependency of each route, except where a route's first dependency is
+    its ``Access`` anyway: there Access checks the query first (services/common/auth.py), the
+    same answer at the same point, and the request is spared solving one more dependency (~40
+    Python calls with FastAPI 0.165, on every request). A router with any other route keeps
+    the dependency for all of them; routes added to the app later get it as the app's own."""
+    checked_by_access: dict[int, APIRoute] = {}
+    for router in routers:
+        routes = _api_routes(router.routes)
+        if routes and all(_access_runs_first(route) for route in routes):
+            app.include_router(router)
+            checked_by_access.update((id(route), route) for route in routes)
+        else:
+            app.include_router(router, dependencies=[QUERY_GUARD])
+    app.router.dependencies.append(QUERY_GUARD)
+    setattr(app.state, QUERY_CHECKED_BY_ACCESS, checked_by_access)
+
+
+def _access_runs_first(route: APIRoute) -> bool:
+    dependencies = route.dependant.dependencies
+    return bool(dependencies) and isinstance(dependencies[0].call, Access)
 
 
 def publish_contract(app: FastAPI) -> None:

@@ -18,7 +18,11 @@ import jwt
 from fastapi import Request
 
 from services.common.problems import Problem
+from services.common.query_guard import refuse_unknown_query
 from services.common.settings import AuthSettings
+
+# ``app.state`` name of the routes (by id) whose Access checks the query (services/common/app.py).
+QUERY_CHECKED_BY_ACCESS = "query_checked_by_access"
 
 
 class Role(StrEnum):
@@ -230,6 +234,13 @@ class Access:
         # Every request of every route runs this: the header is read from the scope (no Headers
         # object), and a token verified before is looked up here without two more calls.
         scope = request.scope
+        if scope.get("query_string"):
+            route = scope.get("route")
+            checked = getattr(scope["app"].state, QUERY_CHECKED_BY_ACCESS, None)
+            if checked is not None and checked.get(id(route)) is route:
+                # The route's first dependency, standing in for the app's unknown-query guard
+                # (services/common/app.py): checked before anything else, as the guard was.
+                refuse_unknown_query(request, route)
         header = _authorization(scope)
         if header is None:
             if self.anonymous:

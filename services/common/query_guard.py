@@ -3,7 +3,9 @@
 A misspelt filter (``/v1/factories?contry=UZ``) used to be ignored, so the client silently got
 every factory. The app-level dependency ``reject_unknown_query`` compares the request's query
 keys with the parameters the matched route declares (its own and its dependencies', by alias)
-and answers a problem naming the unknown ones and the allowed ones. The allowed set is computed
+and answers a problem naming the unknown ones and the allowed ones (where every route of a
+router runs its ``Access`` first, Access checks instead, with ``refuse_unknown_query``: see
+``include_guarded`` in services/common/app.py). The allowed set is computed
 once per route: routes are fixed once the app is built. It is remembered with a weak reference
 to its route: a process that builds apps again and again (the tests) frees routes, and a new
 route may get a freed one's ``id``, which alone would hand it the freed route's names.
@@ -55,6 +57,12 @@ async def reject_unknown_query(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
+    refuse_unknown_query(request, route)
+
+
+def refuse_unknown_query(request: Request, route: APIRoute) -> None:
+    """The check itself, for a caller that runs first on ``route`` anyway (services/common/
+    auth.py's ``Access``, where create_service_app lets it stand in for the dependency)."""
     allowed = declared_query_names(route)
     unknown = sorted({key for key in request.query_params if key not in allowed})
     if not unknown:
