@@ -111,6 +111,11 @@ class KeptAnswers:
 _per_database: WeakKeyDictionary[Any, KeptAnswers] = WeakKeyDictionary()
 
 
+def forget_kept_answers() -> None:
+    """Drop every kept answer of this process, e.g. to measure what computing one costs."""
+    _per_database.clear()
+
+
 async def read_model_state(session: AsyncSession) -> State:
     return tuple(tuple(row) for row in (await session.execute(READ_MODEL_STATE)).all())
 

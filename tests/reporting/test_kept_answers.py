@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from services.reporting.annual import service as annual_service
 from services.reporting.compliance import report
-from services.reporting.kept_answers import KeptAnswers
+from services.reporting.kept_answers import KeptAnswers, forget_kept_answers
 from services.reporting.models import FeedCursor
 from tests.reporting.builders import ProgrammeBuilder
 from tests.reporting.conftest import sync_sources
@@ -97,6 +97,9 @@ async def test_an_answer_is_kept_until_the_sync_applies_a_page(
     after = await rates(client, STAFF)
     assert computed["rates"] == 2
     assert after["summary"]["factories_assessed"] == first["summary"]["factories_assessed"] + 1
+
+    forget_kept_answers()  # what the benchmarks do to measure a computed answer
+    assert await rates(client, STAFF) == after and computed["rates"] == 3
 
 
 async def test_an_answer_kept_for_staff_is_never_given_to_the_public(
