@@ -108,7 +108,7 @@ def create_service_app(
         version=version,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
-        telemetry=None if getattr(settings, "telemetry", False) else TELEMETRY_OFF,
+        telemetry=None if settings.telemetry else TELEMETRY_OFF,
     )
     app.state.settings = settings
     app.state.auth_settings = auth_settings or AuthSettings()

@@ -84,6 +84,9 @@ class ServiceSettings(BaseSettings):
     idempotency_purge_interval_seconds: float = 3600.0  # expired records deleted hourly
     default_page_size: int = 50
     peer_urls: dict[str, str] = Field(default_factory=dict)
+    # FastAPI's native OpenTelemetry spans and metrics for the service's requests, exported to
+    # whatever providers the process installs; off, it costs nothing per request.
+    telemetry: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -273,10 +273,6 @@ async def test_a_route_that_fails_gives_its_session_back_before_answering(
     assert counted.json()["count"] == 0
 
 
-class TracedSettings(ServiceSettings):
-    telemetry: bool = True
-
-
 async def test_fastapis_telemetry_is_off_unless_the_settings_turn_it_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -293,7 +289,8 @@ async def test_fastapis_telemetry_is_off_unless_the_settings_turn_it_on(
     async with client(notes(None)) as http:
         assert (await http.get("/health/live")).status_code == 200
     assert asked == []
-    async with client(notes(None, settings=TracedSettings(service_name="notes"))) as http:
+    traced = ServiceSettings(service_name="notes", telemetry=True)
+    async with client(notes(None, settings=traced)) as http:
         assert (await http.get("/health/live")).status_code == 200
     assert asked
 

@@ -41,11 +41,19 @@ async def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
     await database.dispose()
 
 
-async def write(database: Database, writer: str, log: list[str], hold: asyncio.Event) -> None:
+async def write(
+    database: Database,
+    writer: str,
+    log: list[str],
+    hold: asyncio.Event,
+    began: asyncio.Event | None = None,
+) -> None:
     """One writer's transaction: begin (waiting for the turn), note the order, hold it open."""
     async with database.engine.begin() as conn:
         await conn.execute(text("INSERT INTO entry VALUES (1, :w)"), {"w": writer})
         log.append(writer)
+        if began is not None:
+            began.set()
         await hold.wait()
 
 
@@ -67,9 +75,9 @@ async def test_writers_queue_for_their_turn_and_write_in_the_order_they_asked(
     log: list[str] = []
     names = ("first", "second", "third", "fourth")
     holds = {name: asyncio.Event() for name in names}
-    first = asyncio.create_task(write(database, "first", log, holds["first"]))
-    while not log:
-        await asyncio.sleep(0.005)
+    began = asyncio.Event()
+    first = asyncio.create_task(write(database, "first", log, holds["first"], began))
+    await began.wait()
     others = []
     for name in names[1:]:
         others.append(asyncio.create_task(write(database, name, log, holds[name])))
@@ -91,9 +99,9 @@ async def test_a_writer_that_waits_past_the_busy_timeout_gets_sqlites_locked_err
 ) -> None:
     log: list[str] = []
     release = asyncio.Event()
-    holder = asyncio.create_task(write(database, "holder", log, release))
-    while not log:
-        await asyncio.sleep(0.005)
+    began = asyncio.Event()
+    holder = asyncio.create_task(write(database, "holder", log, release, began))
+    await began.wait()
     with pytest.raises(OperationalError, match="database is locked"):
         await write(database, "late", log, asyncio.Event())
     release.set()
@@ -151,9 +159,9 @@ async def test_a_begin_refused_by_another_process_gives_the_turn_back(
 async def test_readers_take_no_turn(database: Database) -> None:
     log: list[str] = []
     release = asyncio.Event()
-    holder = asyncio.create_task(write(database, "holder", log, release))
-    while not log:
-        await asyncio.sleep(0.005)
+    began = asyncio.Event()
+    holder = asyncio.create_task(write(database, "holder", log, release, began))
+    await began.wait()
 
     async def read(conn: AsyncConnection) -> int:
         await (await conn.execution_options(sqlite_begin="DEFERRED")).begin()
