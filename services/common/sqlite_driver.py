@@ -142,10 +142,15 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
             return  # a BEGIN inside a transaction: SQLite itself refuses it
         lock = self._turns.lock()
         try:
-            await asyncio.wait_for(lock.acquire(), self._turn_wait)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can acquire the lock and
+            # still raise, or swallow the task's cancellation (a background loop cancelled at
+            # shutdown then ran on, and the process never exited).
+            async with asyncio.timeout(self._turn_wait):
+                await lock.acquire()
         except TimeoutError:
-            # What SQLite says when its busy timeout runs out, so callers see one error.
-            raise sqlite3.OperationalError("database is locked") from None
+            # The turn is a queue in front of SQLite's lock, not the lock: past the busy
+            # timeout, the BEGIN goes to SQLite as it did before turns, which decides.
+            return
         self._turn = lock, asyncio.get_running_loop()
 
     def give_back_write_turn(self) -> None:

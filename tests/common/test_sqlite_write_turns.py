@@ -171,3 +171,29 @@ async def test_readers_take_no_turn(database: Database) -> None:
         assert await asyncio.wait_for(read(conn), 5) == 0  # the holder has not committed
     release.set()
     await holder
+
+
+async def test_a_writer_cancelled_as_its_turn_comes_stops_and_leaves_the_turn_free(
+    database: Database,
+) -> None:
+    """The turn is handed over and the waiting task cancelled in the same step (a background
+    loop stopped at shutdown as the lock came free). Python 3.11's ``asyncio.wait_for`` then
+    swallowed the cancellation and wrote on: the loop never stopped, nor the process."""
+    turns = database.engine.dialect.loaded_dbapi.write_turns
+    lock = turns.lock()
+    await lock.acquire()  # a writer of this process holds the turn
+    go = asyncio.Event()
+    go.set()  # were the cancellation lost, the waiter would write and end normally
+    waiter = asyncio.create_task(write(database, "cancelled", [], go))
+    await settle()
+    assert not waiter.done()
+    lock.release()  # the turn passes to the waiter...
+    waiter.cancel()  # ...which is cancelled before it runs again
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await settle()
+    assert not lock.locked()
+    done = asyncio.Event()
+    done.set()
+    await asyncio.wait_for(write(database, "after", [], done), 5)
+    assert await written(database) == ["after"]
