@@ -5,11 +5,10 @@ findings/methodology.py."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, Table, and_, bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,7 +18,6 @@ from sqlmodel import col
 
 from services.assessment.access import hidden
 from services.assessment.assessments.service import snapshot, visible_assessment
-from services.assessment.assessments.state_machine import FINDINGS_OPEN
 from services.assessment.catalogs.service import load_structure
 from services.assessment.events import emit
 from services.assessment.findings.methodology import QuestionInfo, compute_results
@@ -31,15 +29,20 @@ from services.assessment.findings.schemas import (
     FindingRead,
     ResultsRead,
 )
-from services.assessment.models import Assessment, Catalog, CatalogQuestion, Finding
+from services.assessment.findings.validation import (
+    Question,
+    finding_errors,
+    other_versions,
+    refuse,
+    require_open,
+    validate,
+)
+from services.assessment.models import Assessment, CatalogQuestion, Finding
 from services.common.auth import Principal
 from services.common.etag import commit_update
 from services.common.outbox import utcnow
 from services.common.pagination import PageParams, Sorting, paginate
-from services.common.problems import Problem, conflict, not_found
-
-INFORMATION = "information"
-
+from services.common.problems import not_found
 
 # The orders this list offers (``sort``); ties fall back to the unique key.
 FINDING_SORTING = Sorting(
@@ -49,154 +52,6 @@ FINDING_SORTING = Sorting(
     compliance_point_code=Finding.compliance_point_code,
     recorded_at=Finding.recorded_at,
 )
-
-
-class QuestionKind(Protocol):
-    """What validating a finding needs of its question (a CatalogQuestion will do)."""
-
-    @property
-    def kind(self) -> str: ...
-
-
-class Question(NamedTuple):
-    """The columns of a question that a finding copies or is checked against."""
-
-    code: str
-    kind: str
-    compliance_point_code: str
-    cluster_code: str
-
-
-def finding_errors(
-    questions: Mapping[str, QuestionKind],
-    items: Sequence[FindingIn],
-    elsewhere: dict[str, list[str]] | None = None,
-) -> list[dict[str, Any]]:
-    """Every reason to reject ``items``; ``elsewhere`` names the other CAT versions that hold a
-    code this one lacks, so the error says "wrong version" rather than just "unknown"."""
-    elsewhere = elsewhere or {}
-    errors: list[dict[str, Any]] = []
-    counts = Counter(item.question_code for item in items)
-    for index, item in enumerate(items):
-        code = item.question_code
-        location = f"body.findings.{index}"
-        question = questions.get(code)
-        if question is None:
-            other = elsewhere.get(code)
-            message = (
-                f"question {code!r} belongs to another CAT version ({', '.join(other)}), "
-                "not this assessment's"
-                if other
-                else f"unknown question code {code!r}"
-            )
-            errors.append(
-                {
-                    "location": f"{location}.question_code",
-                    "message": message,
-                    "type": "other_catalog_question" if other else "unknown_question",
-                    "question_code": code,
-                }
-            )
-            continue
-        if counts[code] > 1:
-            errors.append(
-                {
-                    "location": f"{location}.question_code",
-                    "message": f"question {code!r} is answered {counts[code]} times",
-                    "type": "duplicate_question",
-                    "question_code": code,
-                }
-            )
-        if question.kind == INFORMATION and item.non_compliant is not None:
-            errors.append(
-                {
-                    "location": f"{location}.non_compliant",
-                    "message": f"question {code!r} is information-only: send value, not "
-                    "non_compliant",
-                    "type": "information_only",
-                    "question_code": code,
-                }
-            )
-        if question.kind != INFORMATION and item.non_compliant is None:
-            errors.append(
-                {
-                    "location": f"{location}.non_compliant",
-                    "message": f"question {code!r} needs non_compliant true or false",
-                    "type": "missing",
-                    "question_code": code,
-                }
-            )
-    return errors
-
-
-async def _questions(
-    session: AsyncSession, catalog_id: str, codes: set[str]
-) -> dict[str, CatalogQuestion]:
-    """The catalogue's questions among ``codes`` (only those: one finding reads one row)."""
-    rows = await session.execute(
-        select(CatalogQuestion).where(
-            col(CatalogQuestion.catalog_id) == catalog_id,
-            col(CatalogQuestion.code).in_(codes),
-        )
-    )
-    return {q.code: q for q in rows.scalars()}
-
-
-async def _other_versions(
-    session: AsyncSession, catalog_id: str, codes: set[str]
-) -> dict[str, list[str]]:
-    if not codes:
-        return {}
-    rows = await session.execute(
-        select(
-            col(CatalogQuestion.code), col(Catalog.id), col(Catalog.country), col(Catalog.number)
-        )
-        .join(Catalog, col(Catalog.id) == CatalogQuestion.catalog_id)
-        .where(col(CatalogQuestion.code).in_(codes), col(Catalog.id) != catalog_id)
-    )
-    found: dict[str, list[str]] = {}
-    for code, other_id, country, number in rows.all():
-        found.setdefault(code, []).append(f"{other_id} ({country} v{number})")
-    return found
-
-
-def _require_open(assessment: Assessment) -> None:
-    if assessment.status not in FINDINGS_OPEN:
-        raise conflict(
-            f"Findings are recorded while an assessment is in_progress or draft; "
-            f"{assessment.id} is {assessment.status}.",
-            status_now=assessment.status,
-        )
-
-
-def _refuse(errors: list[dict[str, Any]]) -> Problem:
-    foreign = {"unknown_question", "other_catalog_question"}
-    bad_codes = sorted({e["question_code"] for e in errors if e["type"] in foreign})
-    detail = f"{len(errors)} problem(s) in the findings; nothing was stored."
-    if bad_codes:
-        detail += f" Not questions of this assessment's CAT: {', '.join(bad_codes)}."
-    return Problem(
-        422,
-        detail,
-        title="Invalid findings",
-        errors=errors,
-        invalid_question_codes=bad_codes,
-    )
-
-
-async def _validate(
-    session: AsyncSession, assessment: Assessment, items: Sequence[FindingIn]
-) -> dict[str, CatalogQuestion]:
-    _require_open(assessment)
-    questions = await _questions(
-        session, assessment.catalog_id, {item.question_code for item in items}
-    )
-    missing = {i.question_code for i in items if i.question_code not in questions}
-    elsewhere = await _other_versions(session, assessment.catalog_id, missing)
-    errors = finding_errors(questions, items, elsewhere)
-    if errors:
-        raise _refuse(errors)
-    return questions
 
 
 def _row(
@@ -252,7 +107,7 @@ async def replace_findings(
     principal: Principal,
 ) -> int:
     """Store the whole set in one transaction (bulk insert); returns how many are stored."""
-    questions = await _validate(session, assessment, items)
+    questions = await validate(session, assessment, items)
     await session.execute(delete(Finding).where(col(Finding.assessment_id) == assessment.id))
     rows = [_row(assessment.id, questions[i.question_code], i, principal.subject) for i in items]
     if rows:
@@ -359,12 +214,12 @@ async def put_finding(
     rules: a writer that raced past If-Match gets 412 and its finding rolls back)."""
     assessment, question = target
     item = FindingIn(question_code=question_code, **body.model_dump())
-    _require_open(assessment)
+    require_open(assessment)
     if question is None:
-        elsewhere = await _other_versions(session, assessment.catalog_id, {question_code})
-        raise _refuse(finding_errors({}, [item], elsewhere))
+        elsewhere = await other_versions(session, assessment.catalog_id, {question_code})
+        raise refuse(finding_errors({}, [item], elsewhere))
     if errors := finding_errors({question_code: question}, [item]):
-        raise _refuse(errors)
+        raise refuse(errors)
     values = _row(assessment.id, question, body, principal.subject)
     written = await session.execute(
         _upsert(session.get_bind().dialect.name),
