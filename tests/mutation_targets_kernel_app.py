@@ -23,6 +23,7 @@ TARGETS: tuple[Target, ...] = (
             "tests/common/test_access_declared.py",
             "tests/common/test_idempotency_purge.py",
             "tests/common/test_app_rules.py",
+            "tests/common/test_app_query_guard.py",
         ),
     ),
     Target(
