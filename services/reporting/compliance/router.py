@@ -1,6 +1,8 @@
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
@@ -31,28 +33,43 @@ from services.reporting.settings import ReportingSettings
 router = APIRouter(prefix="/v1/reports/non-compliance", tags=["reports"])
 
 
+@cache
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+def _as_json(model: Any, answer: Any) -> bytes:
+    """``answer`` as FastAPI sends a route's return value for ``response_model=model``
+    (validated from attributes, dumped by alias): made once per kept answer, not per request."""
+    adapter = _adapter(model)
+    return adapter.dump_json(adapter.validate_python(answer, from_attributes=True), by_alias=True)
+
+
 async def _rate_report(
     session: AsyncSession,
     scope: ReportScope,
     caller: Principal,
     settings: ReportingSettings,
     level: report.Level[report.Item],
-) -> RateReport[report.Item]:
+    model: Any,
+) -> Response:
     scope = restrict_to_principal(scope, caller)
     audience = audience_for(caller, settings)
     admit(scope, audience)
 
-    async def compute() -> RateReport[report.Item]:
+    async def compute() -> bytes:
         summary, items = await report.rate_report(session, scope, audience, level)
-        return RateReport(
+        answer: RateReport[report.Item] = RateReport(
             scope=ScopeRead(**scope.__dict__),
             minimum_factories=audience.minimum_factories,
             summary=summary,
             items=items,
         )
+        return _as_json(model, answer)
 
     # The scope and the audience (with its date) are all the answer depends on besides the data.
-    return await kept_or_computed(session, ("rates", level.code_column, scope, audience), compute)
+    key = ("rates", level.code_column, scope, audience)
+    return Response(await kept_or_computed(session, key, compute), media_type="application/json")
 
 
 @router.get(
@@ -65,12 +82,14 @@ async def rates_by_cluster(
     session: ReadSessionDep,
     scope: ReportScope = Depends(scope_params),
     settings: ReportingSettings = SettingsDep,
-) -> RateReport[ClusterRate]:
+) -> Response:
     """Non-compliance rate by cluster: the share of assessed factories non-compliant on any
     compliance point of it. Open to everyone: admin and staff get every figure; every other
     caller asks for an ended year and its published breakdowns, and gets figures through the
     disclosure rule (docs/disclosure-control.md)."""
-    return await _rate_report(session, scope, caller, settings, report.CLUSTERS)
+    return await _rate_report(
+        session, scope, caller, settings, report.CLUSTERS, RateReport[ClusterRate]
+    )
 
 
 @router.get(
@@ -83,9 +102,11 @@ async def rates_by_compliance_point(
     session: ReadSessionDep,
     scope: ReportScope = Depends(scope_params),
     settings: ReportingSettings = SettingsDep,
-) -> RateReport[CompliancePointRate]:
+) -> Response:
     """Non-compliance rate by compliance point, under the same disclosure rule as clusters."""
-    return await _rate_report(session, scope, caller, settings, report.POINTS)
+    return await _rate_report(
+        session, scope, caller, settings, report.POINTS, RateReport[CompliancePointRate]
+    )
 
 
 @router.get(
@@ -98,10 +119,12 @@ async def rates_by_question(
     session: ReadSessionDep,
     scope: ReportScope = Depends(scope_params),
     settings: ReportingSettings = SettingsDep,
-) -> RateReport[QuestionRate]:
+) -> Response:
     """Non-compliance rate by question (information-only questions excluded), under the same
     disclosure rule as clusters."""
-    return await _rate_report(session, scope, caller, settings, report.QUESTIONS)
+    return await _rate_report(
+        session, scope, caller, settings, report.QUESTIONS, RateReport[QuestionRate]
+    )
 
 
 @router.get("/trends", response_model=TrendReport, summary="Rates by cycle or by year")
