@@ -86,6 +86,13 @@ async def _commit_with_new_version(session: AsyncSession, assessment: Assessment
             )
         ).scalar_one()
     )
+    await _commit_counted(session, assessment, count)
+    return count
+
+
+async def _commit_counted(session: AsyncSession, assessment: Assessment, count: int) -> None:
+    """Commit with the assessment's version bumped and its ``assessment.updated`` event, which
+    carries the new version and the findings count."""
     await commit_update(
         session,
         assessment,
@@ -97,7 +104,6 @@ async def _commit_with_new_version(session: AsyncSession, assessment: Assessment
             {**snapshot(assessment), "findings_count": count},
         ),
     )
-    return count
 
 
 async def replace_findings(
@@ -226,17 +232,7 @@ async def put_finding(
         {**values, "others_of": assessment.id, "others_than": question_code},
     )
     count = written.scalar_one() + 1
-    await commit_update(
-        session,
-        assessment,
-        {},
-        lambda: emit(
-            session,
-            "assessment.updated",
-            assessment.id,
-            {**snapshot(assessment), "findings_count": count},
-        ),
-    )
+    await _commit_counted(session, assessment, count)
     return FindingRead.model_validate(values)
 
 
