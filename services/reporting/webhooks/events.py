@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -172,8 +172,18 @@ async def enqueue(
             )
     if rows:
         table: Any = WebhookDelivery.__table__  # type: ignore[attr-defined]
-        insert = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
+        on_postgresql = session.get_bind().dialect.name == "postgresql"
+        if on_postgresql:
+            await session.execute(QUEUE_TURN)
+        insert = postgresql.insert if on_postgresql else sqlite.insert
         await session.execute(insert(table).on_conflict_do_nothing(index_elements=["id"]), rows)
     return len(rows)
+
+
+# Deliveries are sent per subscription in ``seq`` order, and the deliverer takes the lowest
+# pending ``seq`` it can see. On PostgreSQL two transactions that queue deliveries at once (the
+# assessment and training readers, the local outbox pump) would draw seqs in one order and
+# commit in another, so a later seq could be sent before an earlier one became visible. Queuing
+# therefore takes this lock until commit: seqs are drawn in commit order. (SQLite's writers are
+# serialised already.)
+QUEUE_TURN = text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.webhook_delivery'))")
