@@ -225,13 +225,14 @@ async def forward(
 ) -> Response | Buffered:
     """Send the request to one of the service's replicas and answer what to pass back.
 
-    A replayable request (see ``replayable``) that fails to connect, loses its connection, or
-    meets a 502/503 is tried again, on another replica when there is one (a 502/503 only on
-    another: the same one would answer the same). With several replicas it may try each of them
-    once (at least ``1 + retries`` attempts), never one already tried, so it fails only when
-    none is left; with one replica it tries that one ``1 + retries`` times. A reused connection
-    the replica had closed is retried on a new one by the transport and is no failure here. A
-    replica's circuit counts one failure per request, however many attempts it took."""
+    A replayable request (see ``replayable``) that fails to connect, loses its connection
+    (before or during a buffered answer), or meets a 502/503 is tried again, on another replica
+    when there is one (a 502/503 only on another: the same one would answer the same). With
+    several replicas it may try each of them once (at least ``1 + retries`` attempts), never one
+    already tried, so it fails only when none is left; with one replica it tries that one
+    ``1 + retries`` times. A reused connection the replica had closed is retried on a new one by
+    the transport and is no failure here. A replica's circuit counts one failure per request,
+    however many attempts it took."""
     service = upstream.name
     scope = request.scope
     method: str = scope["method"]
@@ -302,10 +303,44 @@ async def forward(
                 replica.leave()
                 chosen = following
                 continue
-        break
+        headers_back, length = _passed_on(answer.headers)
+        if not 0 <= length <= BUFFER_RESPONSE_BELOW:
+            break  # streamed back as it comes (below)
+        try:
+            body = await answer.read()
+        except httpx.TransportError as exc:
+            # The replica died after its head: nothing reached the client yet, so a replayable
+            # request goes again like one that lost its connection.
+            if id(replica) not in failed:
+                failed.add(id(replica))
+                replica.breaker.record_failure()
+            if isinstance(exc, httpx.TimeoutException):
+                detail = f"The {service} service did not answer in time."
+                return problem_response(request, 504, detail, service=service)
+            if attempt + 1 < attempts:
+                continue
+            return _cut_off(request, service, replay, replica.breaker.reset_seconds)
+        finally:
+            await answer.aclose()
+            replica.leave()
+        replica.breaker.record_success()
+        return Buffered(answer.status, headers_back, body)
     assert answer is not None
     replica.breaker.record_success()
-    return await _pass_back(answer, replica)
+    return _stream_back(answer, replica)
+
+
+def _cut_off(request: Request, service: str, replay: bool, retry_after: float) -> Response:
+    """The last attempt's answer broke off mid-body. A replayable request may simply be sent
+    again (503); any other may have been applied, so the client is told so (502)."""
+    if replay:
+        return _unavailable(request, service, retry_after)
+    return problem_response(
+        request,
+        502,
+        f"The {service} service's answer was cut off; the request may have been applied.",
+        service=service,
+    )
 
 
 class Buffered:
@@ -338,16 +373,9 @@ def _passed_on(headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, by
     return kept, length
 
 
-async def _pass_back(answer: Upstreamed, replica: Replica) -> Response | Buffered:
-    """Small answers are read whole (one send); large ones stream, released when done."""
-    headers, length = _passed_on(answer.headers)
-    if 0 <= length <= BUFFER_RESPONSE_BELOW:
-        try:
-            body = await answer.read()
-        finally:
-            await answer.aclose()
-            replica.leave()
-        return Buffered(answer.status, headers, body)
+def _stream_back(answer: Upstreamed, replica: Replica) -> StreamingResponse:
+    """A large (or unsized) answer streams to the client, the replica's slot released when done."""
+    headers, _ = _passed_on(answer.headers)
 
     async def release() -> None:
         await answer.aclose()

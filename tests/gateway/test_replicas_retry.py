@@ -199,3 +199,61 @@ async def test_a_plain_write_on_a_closed_pooled_connection_is_a_503_not_held_aga
     # closed too and went again on a new one.
     assert forgetful.dropped == 2 and forgetful.connections == 3
     assert upstream.replicas[0].breaker.failures == 0
+
+
+class CutOff(OneRequestPerConnection):
+    """A replica killed mid-answer: it sends the head and part of the body, then closes."""
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            if await self._read_request(reader):
+                writer.write(ANSWER[:-6])
+                await writer.drain()
+                self.dropped += 1
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+@pytest.fixture
+async def cut_off() -> AsyncIterator[CutOff]:
+    server = CutOff()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.mark.parametrize("cut_first", [True, False], ids=["cut-first", "cut-last"])
+async def test_an_answer_cut_off_mid_body_sends_a_read_again_on_another_replica(
+    forgetful: OneRequestPerConnection, cut_off: CutOff, cut_first: bool
+) -> None:
+    """Before: the body was read after the retry loop, so the broken read became a 500."""
+    urls = [cut_off.url, forgetful.url] if cut_first else [forgetful.url, cut_off.url]
+    client, upstream = gateway(urls)
+    async with client:
+        answers = [await client.get("/v1/courses", headers=STAFF) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200] * 4
+    assert all(a.json() == {"served_by": "a"} for a in answers)
+    assert cut_off.dropped >= 1  # the broken replica was really asked
+    broken = next(r for r in upstream.replicas if str(r.base_url) == cut_off.url)
+    assert broken.breaker.failures >= 1
+    assert all(r.outstanding == 0 for r in upstream.replicas)  # every slot given back
+
+
+async def test_a_plain_write_whose_answer_is_cut_off_is_a_502_that_says_it_may_have_applied(
+    cut_off: CutOff,
+) -> None:
+    client, upstream = gateway([cut_off.url])
+    async with client:
+        response = await client.post("/v1/courses", json={}, headers=STAFF)
+        keyed = await client.post(
+            "/v1/courses", json={}, headers={**STAFF, "Idempotency-Key": "k-2"}
+        )
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "may have been applied" in response.json()["detail"]
+    assert cut_off.dropped == 1 + 2  # the plain write once; the keyed one twice (1 + retries)
+    assert keyed.status_code == 503 and "retry-after" in keyed.headers
+    assert upstream.replicas[0].outstanding == 0
