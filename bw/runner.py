@@ -30,6 +30,18 @@ from bw.services import GATEWAY_FACTORY, SERVICES
 
 Log = Callable[[str], None]
 
+GATEWAY_OPTIONS = [
+    # The gateway decides which X-Forwarded-For to believe (GATEWAY_TRUSTED_PROXIES); uvicorn's
+    # own handling would believe any local caller's before it could.
+    "--no-proxy-headers",
+    # A kept-alive connection is closed by its idle side while a request may be crossing it;
+    # the client then sees "server disconnected" for a request it cannot know was not read. The
+    # public door stays open longer than clients and load balancers keep idle connections
+    # (commonly 60 s), so they are the ones that close. uvicorn's default is 5 s.
+    "--timeout-keep-alive",
+    "75",
+]
+
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -121,9 +133,7 @@ class Platform:
             "--no-access-log",
             "--log-level",
             "warning",
-            # The gateway decides which X-Forwarded-For to believe (GATEWAY_TRUSTED_PROXIES);
-            # uvicorn's own handling would believe any local caller's before it could.
-            *(["--no-proxy-headers"] if factory == GATEWAY_FACTORY else []),
+            *(GATEWAY_OPTIONS if factory == GATEWAY_FACTORY else []),
         ]
 
     def start(self) -> None:
