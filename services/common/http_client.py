@@ -31,7 +31,9 @@ class ReplicaFailover(httpx.AsyncBaseTransport):
     A replica that refuses the connection never saw the request, so any request moves on to
     the next one. A replica that dies mid-answer may have acted on it, so only an idempotent
     request (or a write carrying an Idempotency-Key, which the service replays) is sent again.
-    The caller sees an error only when every replica has failed."""
+    The caller sees an error only when every replica has failed. With one replica such a
+    request goes to it twice: the usual mid-answer failure there is a kept-alive connection the
+    service closed (idle) just as the request crossed it, and a new connection answers."""
 
     def __init__(self, urls: list[str], inner: httpx.AsyncBaseTransport) -> None:
         self.replicas = [httpx.URL(url) for url in urls]
@@ -42,6 +44,8 @@ class ReplicaFailover(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         order = [(self.preferred + step) % len(self.replicas) for step in range(len(self.replicas))]
+        if len(order) == 1:
+            order *= 2
         keyed = "idempotency-key" in request.headers
         repeatable = request.method in IDEMPOTENT_METHODS or keyed
         for index in order[:-1]:
@@ -83,14 +87,13 @@ def make_client(
     token: str | None = None,
 ) -> httpx.AsyncClient:
     """A client of one service: ``base_url`` is its URL, or its replicas' URLs separated by
-    commas (then each request goes to a live one, see :class:`ReplicaFailover`)."""
+    commas; each request goes to a live one (see :class:`ReplicaFailover`)."""
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    if "," in base_url:
+    if base_url:
         urls = split_urls(base_url)
         base_url = urls[0]
-        if len(urls) > 1:
-            inner = transport or httpx.AsyncHTTPTransport(limits=POOL_LIMITS)
-            transport = ReplicaFailover(urls, inner)
+        inner = transport or httpx.AsyncHTTPTransport(limits=POOL_LIMITS)
+        transport = ReplicaFailover(urls, inner)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,

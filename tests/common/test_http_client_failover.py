@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from services.common.http_client import ReplicaFailover, make_client, split_urls
+from tests.gateway.test_replicas_retry import OneRequestPerConnection
 
 # Replicas differ in host, port and scheme alike.
 A, B, C = "http://10.0.0.1:8001", "https://10.0.0.2:8443", "http://10.0.0.3:8003"
@@ -110,12 +111,44 @@ async def test_a_failed_replica_is_not_preferred_and_the_first_is_tried_again_la
     assert reached == [A, B, B, A, A]
 
 
-async def test_one_url_is_used_as_given_without_a_failover() -> None:
-    transport, reached = replicas({A: ok})
+def fails_first(
+    failure: Callable[[httpx.Request], httpx.Response],
+) -> Callable[[httpx.Request], httpx.Response]:
+    """The first request fails that way (a kept-alive connection closed under it); later ones
+    are answered."""
+    calls: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return failure(request) if len(calls) == 1 else ok(request)
+
+    return answer
+
+
+async def test_with_one_url_a_read_that_lost_its_connection_goes_again_once() -> None:
+    transport, reached = replicas({A: fails_first(dies_mid_answer)})
     async with make_client(A, transport=transport) as client:
-        assert not isinstance(client._transport, ReplicaFailover)
-        await client.get("/x")
-    assert reached == [A]
+        response = await client.get("/x")
+    assert response.status_code == 200
+    assert reached == [A, A]
+
+
+async def test_with_one_url_a_plain_write_that_lost_its_connection_is_not_sent_again() -> None:
+    transport, reached = replicas({A: fails_first(dies_mid_answer)})
+    async with make_client(A, transport=transport) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post("/x", json={})
+        keyed = await client.post("/x", json={}, headers={"idempotency-key": "k"})
+    assert keyed.status_code == 200
+    assert reached == [A, A]
+
+
+async def test_with_one_url_a_replica_that_keeps_failing_fails_after_two_attempts() -> None:
+    transport, reached = replicas({A: dies_mid_answer})
+    async with make_client(A, transport=transport) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get("/x")
+    assert reached == [A, A]
 
 
 async def test_several_urls_keep_the_platforms_pool() -> None:
@@ -140,11 +173,11 @@ async def test_closing_the_client_closes_the_replicas_transport() -> None:
     assert closed == [True]
 
 
-async def test_one_url_with_a_stray_comma_is_still_used_without_a_failover() -> None:
+async def test_one_url_with_a_stray_comma_is_one_replica() -> None:
     transport, reached = replicas({A: ok})
     async with make_client(f"{A},", transport=transport) as client:
-        assert not isinstance(client._transport, ReplicaFailover)
         await client.get("/x")
+        assert [str(url) for url in client._transport.replicas] == [A]  # type: ignore[attr-defined]
     assert reached == [A]
 
 
@@ -175,3 +208,17 @@ async def test_with_three_replicas_the_last_is_asked_after_the_other_two_failed(
         response = await client.get("/x")
     assert str(response.request.url) == f"{C}/x"
     assert reached == [A, B, C]
+
+
+async def test_with_one_service_a_kept_alive_connection_closed_under_a_read_is_no_failure() -> None:
+    """On the wire: the service closes each kept-alive connection as the next request crosses
+    it (uvicorn's idle close racing a request), and reads still get their answer."""
+    server = OneRequestPerConnection()
+    await server.start()
+    try:
+        async with make_client(server.url) as client:
+            statuses = [(await client.get("/v1/factories")).status_code for _ in range(3)]
+    finally:
+        await server.stop()
+    assert statuses == [200, 200, 200]
+    assert server.dropped == 2  # the 2nd and 3rd each met a closed connection first
