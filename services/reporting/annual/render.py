@@ -3,11 +3,13 @@ published (frozen) report renders the same figures in all of them."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -312,6 +314,20 @@ def render_xlsx(report: AnnualReport) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# Documents are laid out on one thread of their own, one at a time (WeasyPrint makes no promise
+# about threads): a PDF takes about a second of CPU, and on the event loop it held every other
+# request of the process (rates, freshness, the sync and the webhooks) for that long.
+_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-render")
+_ON_THE_LOOP = frozenset({"json", "csv"})  # fast: cheaper than the trip to the thread
+
+
+async def render_off_loop(report: AnnualReport, fmt: str) -> bytes | str:
+    """``render``, with the documents (HTML, PDF, XLSX) made on the render thread."""
+    if fmt in _ON_THE_LOOP:
+        return render(report, fmt)
+    return await asyncio.get_running_loop().run_in_executor(_RENDERER, render, report, fmt)
 
 
 def render(report: AnnualReport, fmt: str) -> bytes | str:

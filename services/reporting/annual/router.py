@@ -34,7 +34,7 @@ RENDERED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _rendered(
+async def _rendered(
     report: AnnualReport,
     fmt: str,
     filename: str,
@@ -50,7 +50,7 @@ def _rendered(
     if fmt in ("html", "csv"):
         media_type += "; charset=utf-8"
     if content is None:
-        content = render.render(report, fmt)
+        content = await render.render_off_loop(report, fmt)
     headers["x-content-type-options"] = "nosniff"
     if isinstance(content, str) and fmt == "html":
         headers["content-security-policy"] = render.content_security_policy(content)
@@ -83,12 +83,12 @@ async def annual_report(
 
     async def compute() -> tuple[AnnualReport, bytes | str]:
         report = await service.read_annual_report(request.app.state.db, year, country, audience)
-        return report, render.render(report, fmt)
+        return report, await render.render_off_loop(report, fmt)
 
     report, content = await kept_or_computed(
         session, ("annual", year, country, audience, fmt), compute
     )
-    return _rendered(report, fmt, f"annual-report-{country}-{year}", content=content)
+    return await _rendered(report, fmt, f"annual-report-{country}-{year}", content=content)
 
 
 @router.post(
@@ -161,6 +161,6 @@ async def get_publication(
             media_type="application/json",
             headers={"etag": f'"{publication.content_hash}"', "vary": "accept"},
         )
-    return _rendered(
+    return await _rendered(
         report, fmt, f"annual-report-{publication.country}-{year}", publication.content_hash
     )
