@@ -55,6 +55,12 @@ def main() -> None:
     backend = "both" if args.postgres else "sqlite"
     run("reporting", "bench.bench_reporting", "--factories", factories, "--backend", backend)
     run("webhooks (SQLite)", "bench.bench_webhooks", "--runs", "3" if args.quick else "5")
+    run(
+        "documents beside other requests",
+        "bench.bench_documents",
+        "--seconds",
+        "5" if args.quick else "10",
+    )
     if shutil.which("nginx") and shutil.which("wrk"):
         run("gateway overhead", "bench.bench_gateway", "--seconds", "4" if args.quick else "8")
     else:
