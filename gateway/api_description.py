@@ -86,5 +86,7 @@ Every error is an RFC 9457 `application/problem+json` document (`type`, `title`,
 `detail`, `instance`, `request_id`, and `errors` naming each field for a `422`). Each operation
 lists the errors it can return. The gateway may answer any operation with `429` (rate
 limited) or `503` (a service unavailable), both with `Retry-After` in seconds, and `504` when a
-service is too slow. Send `X-Request-ID` to trace a call; it is echoed on every answer.
+service is too slow; a write without an `Idempotency-Key` may get `502` when the service's
+answer broke off after the write was sent (it may have been applied: read before retrying).
+Send `X-Request-ID` to trace a call; it is echoed on every answer.
 """.strip()

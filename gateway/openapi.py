@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from gateway.api_description import API_DESCRIPTION
-from gateway.proxy import route_for
+from gateway.proxy import RETRYABLE_METHODS, route_for
 from services.common.openapi_contract import problem_response
 from services.common.openapi_schemas import reachable_schemas
 
@@ -86,7 +86,10 @@ def merge_documents(
     for item in merged["paths"].values():
         for method, operation in item.items():
             if method in HTTP_METHODS and isinstance(operation, dict):
-                operation.setdefault("responses", {}).update(GATEWAY_RESPONSES)
+                responses = operation.setdefault("responses", {})
+                responses.update(GATEWAY_RESPONSES)
+                if method.upper() not in RETRYABLE_METHODS:
+                    responses.update(GATEWAY_WRITE_RESPONSES)
     merged["components"]["schemas"] = _published_schemas(merged)
     return merged
 
@@ -97,6 +100,9 @@ GATEWAY_RESPONSES: dict[str, Any] = {
     "503": problem_response(503, "Retry-After"),
     "504": problem_response(504),
 }
+# And to a write: its service's answer broke off after the write went out, so it may have been
+# applied (a write with an Idempotency-Key is sent again instead; proxy.py).
+GATEWAY_WRITE_RESPONSES: dict[str, Any] = {"502": problem_response(502)}
 
 
 def _published_schemas(document: dict[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,9 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     422: "Validation failed; `errors` names each problem",
     428: "If-Match is required: send the ETag you last read",
     429: "Rate limited; retry after Retry-After seconds",
+    502: "The service's answer to this write broke off after the write was sent: it may have "
+    "been applied, so read before sending it again (a write with an Idempotency-Key is sent "
+    "again by the gateway instead)",
     503: "A service this request needs is unavailable; retry after Retry-After seconds",
     504: "The service did not answer in time",
 }
