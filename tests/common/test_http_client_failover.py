@@ -213,12 +213,7 @@ async def test_with_three_replicas_the_last_is_asked_after_the_other_two_failed(
 async def test_with_one_service_a_kept_alive_connection_closed_under_a_read_is_no_failure() -> None:
     """On the wire: the service closes each kept-alive connection as the next request crosses
     it (uvicorn's idle close racing a request), and reads still get their answer."""
-    server = OneRequestPerConnection()
-    await server.start()
-    try:
-        async with make_client(server.url) as client:
-            statuses = [(await client.get("/v1/factories")).status_code for _ in range(3)]
-    finally:
-        await server.stop()
+    async with OneRequestPerConnection() as server, make_client(server.url) as client:
+        statuses = [(await client.get("/v1/factories")).status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
     assert server.dropped == 2  # the 2nd and 3rd each met a closed connection first

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Self
 
 import httpx
 import pytest
@@ -59,24 +60,34 @@ class OneRequestPerConnection:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            if await self._read_request(reader):
-                if self.always_close:
-                    self.dropped += 1
-                    return
-                writer.write(ANSWER)
-                await writer.drain()
-                self.answered += 1
-            if await self._read_request(reader):
-                self.dropped += 1  # the second request on this connection: closed, unanswered
+            await self._converse(reader, writer)
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await self._read_request(reader):
+            if self.always_close:
+                self.dropped += 1
+                return
+            writer.write(ANSWER)
+            await writer.drain()
+            self.answered += 1
+        if await self._read_request(reader):
+            self.dropped += 1  # the second request on this connection: closed, unanswered
+
     async def stop(self) -> None:
         assert self.server is not None
         self.server.close()
         await self.server.wait_closed()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
 
 
 def gateway(urls: list[str]) -> tuple[httpx.AsyncClient, Upstream]:
@@ -100,10 +111,8 @@ def gateway(urls: list[str]) -> tuple[httpx.AsyncClient, Upstream]:
 
 @pytest.fixture
 async def forgetful() -> AsyncIterator[OneRequestPerConnection]:
-    server = OneRequestPerConnection()
-    await server.start()
-    yield server
-    await server.stop()
+    async with OneRequestPerConnection() as server:
+        yield server
 
 
 async def test_a_read_on_a_connection_closed_under_it_goes_again_on_a_new_one(
@@ -137,15 +146,11 @@ async def test_a_plain_write_on_a_closed_connection_is_not_sent_twice(
 
 
 async def test_a_new_connection_closed_unanswered_is_a_failure_not_retried_forever() -> None:
-    broken = OneRequestPerConnection(always_close=True)
-    await broken.start()
-    try:
+    async with OneRequestPerConnection(always_close=True) as broken:
         transport = Http1Transport()
         async with httpx.AsyncClient(transport=transport, base_url=broken.url) as client:
             with pytest.raises(httpx.RemoteProtocolError) as raised:
                 await client.get("/v1/courses")
-    finally:
-        await broken.stop()
     assert not isinstance(raised.value, StaleConnectionError)
     assert broken.connections == 1
 
@@ -204,25 +209,17 @@ async def test_a_plain_write_on_a_closed_pooled_connection_is_a_503_not_held_aga
 class CutOff(OneRequestPerConnection):
     """A replica killed mid-answer: it sends the head and part of the body, then closes."""
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            if await self._read_request(reader):
-                writer.write(ANSWER[:-6])
-                await writer.drain()
-                self.dropped += 1
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await self._read_request(reader):
+            writer.write(ANSWER[:-6])
+            await writer.drain()
+            self.dropped += 1
 
 
 @pytest.fixture
 async def cut_off() -> AsyncIterator[CutOff]:
-    server = CutOff()
-    await server.start()
-    yield server
-    await server.stop()
+    async with CutOff() as server:
+        yield server
 
 
 @pytest.mark.parametrize("cut_first", [True, False], ids=["cut-first", "cut-last"])
