@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Self
+from typing import Any, Self
 
 import httpx
 import pytest
@@ -90,7 +90,7 @@ class OneRequestPerConnection:
         await self.stop()
 
 
-def gateway(urls: list[str]) -> tuple[httpx.AsyncClient, Upstream]:
+def gateway(urls: list[str], **settings: float) -> tuple[httpx.AsyncClient, Upstream]:
     """A gateway over these training replicas (no background health checks: only requests
     move replicas in and out here), and its training upstream to look into."""
     app = create_app(
@@ -102,6 +102,7 @@ def gateway(urls: list[str]) -> tuple[httpx.AsyncClient, Upstream]:
             connect_timeout_seconds=10.0,
             rate_limit_per_minute=100_000,
             rate_limit_burst=100_000,
+            **settings,
         ),
         TEST_AUTH,
     )
@@ -207,13 +208,36 @@ async def test_a_plain_write_on_a_closed_pooled_connection_is_a_503_not_held_aga
 
 
 class CutOff(OneRequestPerConnection):
-    """A replica killed mid-answer: it sends the head and part of the body, then closes."""
+    """A replica killed mid-answer: it sends the head and part of the body, then closes (or,
+    ``stalls``, sends nothing more until the gateway hangs up)."""
+
+    def __init__(self, *, stalls: bool = False) -> None:
+        super().__init__()
+        self.stalls = stalls
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if await self._read_request(reader):
             writer.write(ANSWER[:-6])
             await writer.drain()
             self.dropped += 1
+            if self.stalls:  # until the gateway gives up and closes the connection
+                with contextlib.suppress(TimeoutError, ConnectionError):
+                    await asyncio.wait_for(reader.read(), 60)
+
+
+def assert_gateway_problem(response: httpx.Response, status: int, path: str) -> dict[str, Any]:
+    """The gateway's own problem: its status, where it happened, which service, the request id."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    assert (problem["status"], problem["instance"], problem["service"]) == (
+        status,
+        path,
+        "training",
+    )
+    assert "The training service" in problem["detail"]
+    assert problem["request_id"] == response.headers["x-request-id"]
+    return problem
 
 
 @pytest.fixture
@@ -248,9 +272,23 @@ async def test_a_plain_write_whose_answer_is_cut_off_is_a_502_that_says_it_may_h
         keyed = await client.post(
             "/v1/courses", json={}, headers={**STAFF, "Idempotency-Key": "k-2"}
         )
-    assert response.status_code == 502
-    assert response.headers["content-type"] == "application/problem+json"
-    assert "may have been applied" in response.json()["detail"]
+    assert "may have been applied" in assert_gateway_problem(response, 502, "/v1/courses")["detail"]
     assert cut_off.dropped == 1 + 2  # the plain write once; the keyed one twice (1 + retries)
-    assert keyed.status_code == 503 and "retry-after" in keyed.headers
+    assert_gateway_problem(keyed, 503, "/v1/courses")
+    assert "retry-after" in keyed.headers
+    replica = upstream.replicas[0]
+    assert replica.outstanding == 0
+    assert replica.breaker.failures == 2  # one per request, however many attempts it took
+
+
+async def test_an_answer_that_stalls_mid_body_is_a_504_and_frees_the_replica() -> None:
+    async with CutOff(stalls=True) as stalled:
+        client, upstream = gateway([stalled.url], read_timeout_seconds=0.3)
+        async with client:
+            response = await client.get("/v1/courses", headers=STAFF)
+    assert (
+        "did not answer in time" in assert_gateway_problem(response, 504, "/v1/courses")["detail"]
+    )
+    assert stalled.dropped == 1  # a timeout is not sent again: the replica may just be slow
     assert upstream.replicas[0].outstanding == 0
+    assert upstream.replicas[0].breaker.failures == 1
