@@ -90,7 +90,7 @@ class OneRequestPerConnection:
         await self.stop()
 
 
-def gateway(urls: list[str], **settings: float) -> tuple[httpx.AsyncClient, Upstream]:
+def gateway(urls: list[str], **settings: Any) -> tuple[httpx.AsyncClient, Upstream]:
     """A gateway over these training replicas (no background health checks: only requests
     move replicas in and out here), and its training upstream to look into."""
     app = create_app(
@@ -211,13 +211,14 @@ class CutOff(OneRequestPerConnection):
     """A replica killed mid-answer: it sends the head and part of the body, then closes (or,
     ``stalls``, sends nothing more until the gateway hangs up)."""
 
-    def __init__(self, *, stalls: bool = False) -> None:
+    def __init__(self, *, stalls: bool = False, sent: bytes = ANSWER[:-6]) -> None:
         super().__init__()
         self.stalls = stalls
+        self.sent = sent  # what it sends before it stops: nothing at all for a silent one
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if await self._read_request(reader):
-            writer.write(ANSWER[:-6])
+            writer.write(self.sent)
             await writer.drain()
             self.dropped += 1
             if self.stalls:  # until the gateway gives up and closes the connection
@@ -292,3 +293,31 @@ async def test_an_answer_that_stalls_mid_body_is_a_504_and_frees_the_replica() -
     assert stalled.dropped == 1  # a timeout is not sent again: the replica may just be slow
     assert upstream.replicas[0].outstanding == 0
     assert upstream.replicas[0].breaker.failures == 1
+
+
+async def test_a_replica_that_never_sends_its_head_is_a_504_not_sent_again() -> None:
+    async with CutOff(stalls=True, sent=b"") as silent:
+        client, upstream = gateway([silent.url], read_timeout_seconds=0.3)
+        async with client:
+            response = await client.get("/v1/courses", headers=STAFF)
+    assert_gateway_problem(response, 504, "/v1/courses")
+    assert silent.dropped == 1
+    assert (upstream.replicas[0].outstanding, upstream.replicas[0].breaker.failures) == (0, 1)
+
+
+async def test_a_service_whose_every_replica_is_down_answers_503_with_retry_after() -> None:
+    """Each read tries the one dead replica twice and counts one failure; at the threshold its
+    circuit opens, and the next read is answered at once, told when to come back."""
+    client, upstream = gateway(
+        [f"http://127.0.0.1:{free_port()}"], breaker_failure_threshold=2, breaker_reset_seconds=30
+    )
+    replica = upstream.replicas[0]
+    async with client:
+        tried = [await client.get("/v1/courses", headers=STAFF) for _ in range(2)]
+        assert replica.breaker.failures == 2  # one per request, not one per attempt
+        refused = await client.get("/v1/courses", headers=STAFF)
+    for response in [*tried, refused]:
+        assert_gateway_problem(response, 503, "/v1/courses")
+    assert 1 <= int(tried[0].headers["retry-after"]) <= 30
+    assert 25 <= int(refused.headers["retry-after"]) <= 30  # the circuit's time left
+    assert replica.breaker.failures == 2  # the refused read never reached the replica
