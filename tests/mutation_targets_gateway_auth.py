@@ -49,6 +49,24 @@ TARGETS: tuple[Target, ...] = (
         # line, and each of these lines holds mutants the tests kill (a renamed header, a lost
         # value, the 429's text), so marking them would hide killed mutants.
     ),
+    Target(
+        "gateway retries",
+        ("gateway/proxy.py",),
+        (
+            "tests/gateway/test_replicas.py",
+            "tests/gateway/test_replicas_retry.py",
+            "tests/gateway/test_replicas_http.py",
+            "tests/gateway/test_upstream_concurrency.py",
+            "tests/gateway/test_proxy_on_the_wire.py",
+        ),
+        # What a request to a replica goes through: the attempts, the retries and what is
+        # answered when none is left (issue 12), not the header filtering "gateway auth" counts.
+        sample=(
+            "gateway.proxy.x_forward__mutmut_*",
+            "gateway.proxy.x__cut_off__mutmut_*",
+            "gateway.proxy.x_replayable__mutmut_*",
+        ),
+    ),
     # The kernel targets whole, not a fifth: for a figure of record, when there is an hour.
     replace(
         _BY_NAME["idempotency"],
