@@ -101,7 +101,13 @@ async def test_a_request_that_waits_too_long_gets_a_503_and_never_reaches_the_re
     assert refused.status_code == 503
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.headers["retry-after"] == "1"
-    assert refused.json()["status"] == 503
+    problem = refused.json()
+    assert (problem["status"], problem["instance"], problem["service"]) == (
+        503,
+        "/v1/courses",
+        "training",
+    )
+    assert problem["detail"].startswith("The training service is unavailable")
     assert held.order == ["0", "2"]  # the refused one was never sent
     assert after.status_code == 200
 
