@@ -327,7 +327,7 @@ async def forward(
         return Buffered(answer.status, headers_back, body)
     assert answer is not None
     replica.breaker.record_success()
-    return _stream_back(answer, replica)
+    return _stream_back(answer, replica, headers_back)
 
 
 def _cut_off(request: Request, service: str, replay: bool, retry_after: float) -> Response:
@@ -373,9 +373,10 @@ def _passed_on(headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, by
     return kept, length
 
 
-def _stream_back(answer: Upstreamed, replica: Replica) -> StreamingResponse:
+def _stream_back(
+    answer: Upstreamed, replica: Replica, headers: list[tuple[bytes, bytes]]
+) -> StreamingResponse:
     """A large (or unsized) answer streams to the client, the replica's slot released when done."""
-    headers, _ = _passed_on(answer.headers)
 
     async def release() -> None:
         await answer.aclose()
