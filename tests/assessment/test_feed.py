@@ -2,6 +2,7 @@
 writers run never skips an event that commits late."""
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -162,6 +163,13 @@ async def _late_commit_scenario(
         await session_a.commit()
     await b
     await poll()
+    # The kernel's feed serves only below the oldest transaction still running anywhere on the
+    # PostgreSQL server (transaction ids are server-wide): another test worker's open
+    # transaction can hold both events back for a moment, never skip them. Poll until they come.
+    deadline = time.monotonic() + 10
+    while kernel_feed and len(seen) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        await poll()
     async with database.sessionmaker() as session:
         in_table = list(
             (await session.execute(select(OutboxEvent.id).order_by(OutboxEvent.id))).scalars()
