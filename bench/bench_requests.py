@@ -12,6 +12,11 @@ Timed with ``wrk -t1 -c1`` (one connection, kept alive), each kind for ``--secon
 round after round: the p50 latency, and the CPU time the serving process spent per request,
 which other work on a shared machine hardly disturbs (on PostgreSQL it leaves out the
 server's own CPU). Needs Debian's ``wrk``.
+
+Beside the platform runs ``bench/floor_app.py``: the assessment kernel on the same database
+with one route that only checks the token, runs the list's one ``SELECT`` on a pooled
+connection and writes the rows as JSON. Its ratio to ``/health/live`` is the least any list can
+cost on this stack; the list's ratio to it is what the platform's own code adds.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.processes import BENCH_SECRET, running_platform
+from bench.floor_app import FLOOR_PATH
+from bench.processes import BENCH_SECRET, free_port, running_platform
 from bw.runner import Platform
 from services.common.auth import mint_token
 from services.common.settings import AuthSettings
@@ -78,11 +84,13 @@ end
 """
 
 
-def targets(assessment: str, reporting: str) -> dict[str, tuple[str, str, str | None]]:
+def targets(assessment: str, reporting: str, floor: str) -> dict[str, tuple[str, str, str | None]]:
     """Each kind of request: the URL, the app whose process serves it, a wrk script if any."""
     return {
         "assessment health": (assessment + HEALTH, "assessment", None),
         "factories, 20 rows": (assessment + LIST, "assessment", None),
+        "floor health": (floor + HEALTH, FLOOR, None),
+        "floor, 20 rows": (floor + FLOOR_PATH, FLOOR, None),
         "reporting health": (reporting + HEALTH, "reporting", None),
         "CP rates": (reporting + RATES, "reporting", None),
         "CP rates, computed": (reporting + "/", "reporting", COMPUTED_RATES_SCRIPT),
@@ -120,12 +128,42 @@ def run_wrk(
     return float(match.group(1)) * scale, cpu / int(count.group(1))
 
 
+FLOOR = "floor"
+
+
+def start_floor(platform: Platform, timeout: float = 60) -> None:
+    """``bench/floor_app.py`` as one more child of the platform, with assessment's settings
+    (its database), stopped with the platform."""
+    platform.ports[FLOOR] = free_port()
+    env = {**os.environ, **platform.env}
+    platform.start_one(FLOOR, "bench.floor_app:create_app", env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(platform.url(FLOOR) + HEALTH).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("the floor app did not start")
+
+
 def measure(platform: Platform, token: str, seconds: int) -> dict[str, tuple[float, float]]:
-    urls = targets(platform.url("assessment"), platform.url("reporting"))
+    urls = targets(platform.url("assessment"), platform.url("reporting"), platform.url(FLOOR))
     return {
         kind: run_wrk(url, token, seconds, platform.processes[app].pid, script)
         for kind, (url, app, script) in urls.items()
     }
+
+
+def ratios_of(row: dict[str, float]) -> tuple[float, float, float]:
+    """The list against health, the floor against its own health, the list against the floor
+    (each health on its own process, so that both pay the same per-process overheads)."""
+    return (
+        row["factories, 20 rows"] / row["assessment health"],
+        row["floor, 20 rows"] / row["floor health"],
+        row["factories, 20 rows"] / row["floor, 20 rows"],
+    )
 
 
 def main() -> None:
@@ -141,6 +179,7 @@ def main() -> None:
     with running_platform(args.postgres, seed_demo=True) as platform:
         wait_for_rates(platform.url("reporting"), token)
         fill_list(platform.url("assessment"), token)
+        start_floor(platform)
         measure(platform, token, 1)  # warm-up: caches, compiled statements, pooled connections
         rounds = [measure(platform, token, args.seconds) for _ in range(args.rounds)]
     backend = "PostgreSQL" if args.postgres else "SQLite"
@@ -150,19 +189,31 @@ def main() -> None:
             f"\n{label}: one connection (wrk -c1, {args.seconds}s per kind in turn), "
             f"{backend}, demo data"
         )
-        print(f"{'round':<6}" + "".join(f"{k:>20}" for k in kinds) + f"{'list/health':>13}")
+        ratio_names = ("list/health", "floor/health", "list/floor")
+        print(
+            f"{'round':<6}"
+            + "".join(f"{k:>20}" for k in kinds)
+            + "".join(f"{n:>13}" for n in ratio_names)
+        )
         table = [{k: r[k][index] * 1000 for k in kinds} for r in rounds]
-        ratios = [t["factories, 20 rows"] / t["assessment health"] for t in table]
+        ratios = [ratios_of(t) for t in table]
         for number, (row, ratio) in enumerate(zip(table, ratios, strict=True), 1):
-            print(f"{number:<6}" + "".join(f"{row[k]:>20.3f}" for k in kinds) + f"{ratio:>13.2f}")
+            print(
+                f"{number:<6}"
+                + "".join(f"{row[k]:>20.3f}" for k in kinds)
+                + "".join(f"{r:>13.2f}" for r in ratio)
+            )
         overall = {k: statistics.median(t[k] for t in table) for k in kinds}
+        medians = [statistics.median(r[i] for r in ratios) for i in range(len(ratio_names))]
         print(
             f"{'median':<6}"
             + "".join(f"{overall[k]:>20.3f}" for k in kinds)
-            + f"{statistics.median(ratios):>13.2f}"
+            + "".join(f"{r:>13.2f}" for r in medians)
         )
         print(
-            f"list / health = {statistics.median(ratios):.2f} (target <= 4); CP rates "
+            f"list / health = {medians[0]:.2f} (target <= 4); the stack's floor (token, one "
+            f"SELECT, rows as JSON) / its health = {medians[1]:.2f}, list / floor = "
+            f"{medians[2]:.2f}; CP rates "
             f"{overall['CP rates']:.2f} ms (target <= 3 ms p50), "
             f"{overall['CP rates'] / overall['reporting health']:.1f}x reporting's health "
             f"(kept answers; computed each time: {overall['CP rates, computed']:.2f} ms)"

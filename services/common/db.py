@@ -162,6 +162,13 @@ class Database:
     def is_sqlite(self) -> bool:
         return is_sqlite(self.url)
 
+    @property
+    def read_options(self) -> dict[str, Any]:
+        """A reader's connection options. SQLite: a deferred transaction, one snapshot for
+        every read. PostgreSQL: no transaction; at READ COMMITTED each statement sees what a
+        transaction would have shown it, and the BEGIN and ROLLBACK round trips are gone."""
+        return {"sqlite_begin": "DEFERRED"} if self.is_sqlite else _AUTOCOMMIT
+
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self._joined_or_new_session() as session:
             yield session
@@ -174,11 +181,7 @@ class Database:
                 yield session
             return
         async with self.sessionmaker() as session:
-            # SQLite: a deferred transaction, one snapshot for every read. PostgreSQL: no
-            # transaction; at READ COMMITTED each statement sees what a transaction would have
-            # shown it, and the BEGIN and ROLLBACK round trips are gone.
-            options = {"sqlite_begin": "DEFERRED"} if self.is_sqlite else _AUTOCOMMIT
-            await session.connection(execution_options=options)
+            await session.connection(execution_options=self.read_options)
             yield session
 
     @asynccontextmanager

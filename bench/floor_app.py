@@ -1,0 +1,68 @@
+"""The stack's floor for a 20-row list, served beside the platform by ``bench_requests``.
+
+The same kernel as the assessment service (``create_service_app``: its middleware, access
+log, problem handlers, ``/health/live``) on the same database, with one route that does only
+what any list must: check the bearer token (``Reader``, as every list does), take a pooled
+connection, run one 21-row ``SELECT`` of the factories the caller may see (the list's own row
+filter), and write the rows as JSON. No
+query parameters, no ORM session, no response model. Whatever a real list costs above this
+is the platform's own; what this costs above ``/health/live`` is FastAPI's, SQLAlchemy's and
+the driver's, which no change to the services can take away.
+
+Only ``bench_requests`` starts it (uvicorn ``bench.floor_app:create_app --factory``), never
+the platform.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pydantic_core
+from fastapi import APIRouter, FastAPI, Request, Response
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.assessment.access import Reader, factory_filter
+from services.assessment.models import Factory
+from services.assessment.settings import AssessmentSettings
+from services.common.app import create_service_app
+from services.common.db import Database
+from services.common.pagination import select_rows
+from services.common.settings import AuthSettings
+
+FLOOR_PATH = "/floor/factories"
+# A page of 20 and one more row, which tells a list whether there is a next page.
+_PAGE_AND_ONE = 21
+
+router = APIRouter()
+
+
+@cache
+def _read_engine(database: Database) -> AsyncEngine:
+    """The database's engine with a read session's connection options, made once."""
+    return database.engine.execution_options(**database.read_options)
+
+
+@router.get(FLOOR_PATH)
+async def first_factories(request: Request, caller: Reader) -> Response:
+    first_rows = (
+        select_rows(Factory).where(factory_filter(caller)).order_by(Factory.id).limit(_PAGE_AND_ONE)
+    )
+    async with _read_engine(request.app.state.db).connect() as connection:
+        rows = (await connection.execute(first_rows)).all()
+    page = {"items": [row._asdict() for row in rows[:20]], "next_cursor": None}
+    return Response(pydantic_core.to_json(page), media_type="application/json")
+
+
+def create_app(
+    settings: AssessmentSettings | None = None,
+    database: Database | None = None,
+    auth_settings: AuthSettings | None = None,
+) -> FastAPI:
+    return create_service_app(
+        title="floor",
+        description=__doc__ or "",
+        settings=settings or AssessmentSettings(),
+        database=database,
+        auth_settings=auth_settings,
+        routers=[router],
+    )
