@@ -16,7 +16,8 @@ server's own CPU). Needs Debian's ``wrk``.
 Beside the platform runs ``bench/floor_app.py``: the assessment kernel on the same database
 with one route that only checks the token, runs the list's one ``SELECT`` on a pooled
 connection and writes the rows as JSON. Its ratio to ``/health/live`` is the least any list can
-cost on this stack; the list's ratio to it is what the platform's own code adds.
+cost on this stack; the list's ratio to it is what the platform's own code adds. A second
+route of it does the same with the driver's own calls instead of SQLAlchemy's execution.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.floor_app import FLOOR_PATH
+from bench.floor_app import DRIVER_FLOOR_PATH, FLOOR_PATH
 from bench.processes import BENCH_SECRET, free_port, running_platform
 from bw.runner import Platform
 from services.common.auth import mint_token
@@ -91,6 +92,7 @@ def targets(assessment: str, reporting: str, floor: str) -> dict[str, tuple[str,
         "factories, 20 rows": (assessment + LIST, "assessment", None),
         "floor health": (floor + HEALTH, FLOOR, None),
         "floor, 20 rows": (floor + FLOOR_PATH, FLOOR, None),
+        "driver floor": (floor + DRIVER_FLOOR_PATH, FLOOR, None),
         "reporting health": (reporting + HEALTH, "reporting", None),
         "CP rates": (reporting + RATES, "reporting", None),
         "CP rates, computed": (reporting + "/", "reporting", COMPUTED_RATES_SCRIPT),
@@ -156,13 +158,15 @@ def measure(platform: Platform, token: str, seconds: int) -> dict[str, tuple[flo
     }
 
 
-def ratios_of(row: dict[str, float]) -> tuple[float, float, float]:
-    """The list against health, the floor against its own health, the list against the floor
-    (each health on its own process, so that both pay the same per-process overheads)."""
+def ratios_of(row: dict[str, float]) -> tuple[float, float, float, float]:
+    """The list against health, the floor against its own health, the list against the floor,
+    the driver's floor against health (each health on its own process, so that both pay the
+    same per-process overheads)."""
     return (
         row["factories, 20 rows"] / row["assessment health"],
         row["floor, 20 rows"] / row["floor health"],
         row["factories, 20 rows"] / row["floor, 20 rows"],
+        row["driver floor"] / row["floor health"],
     )
 
 
@@ -189,11 +193,11 @@ def main() -> None:
             f"\n{label}: one connection (wrk -c1, {args.seconds}s per kind in turn), "
             f"{backend}, demo data"
         )
-        ratio_names = ("list/health", "floor/health", "list/floor")
+        ratio_names = ("list/health", "floor/health", "list/floor", "driver/health")
         print(
             f"{'round':<6}"
             + "".join(f"{k:>20}" for k in kinds)
-            + "".join(f"{n:>13}" for n in ratio_names)
+            + "".join(f"{n:>15}" for n in ratio_names)
         )
         table = [{k: r[k][index] * 1000 for k in kinds} for r in rounds]
         ratios = [ratios_of(t) for t in table]
@@ -201,19 +205,20 @@ def main() -> None:
             print(
                 f"{number:<6}"
                 + "".join(f"{row[k]:>20.3f}" for k in kinds)
-                + "".join(f"{r:>13.2f}" for r in ratio)
+                + "".join(f"{r:>15.2f}" for r in ratio)
             )
         overall = {k: statistics.median(t[k] for t in table) for k in kinds}
         medians = [statistics.median(r[i] for r in ratios) for i in range(len(ratio_names))]
         print(
             f"{'median':<6}"
             + "".join(f"{overall[k]:>20.3f}" for k in kinds)
-            + "".join(f"{r:>13.2f}" for r in medians)
+            + "".join(f"{r:>15.2f}" for r in medians)
         )
         print(
             f"list / health = {medians[0]:.2f} (target <= 4); the stack's floor (token, one "
             f"SELECT, rows as JSON) / its health = {medians[1]:.2f}, list / floor = "
-            f"{medians[2]:.2f}; CP rates "
+            f"{medians[2]:.2f}; without SQLAlchemy (the driver's calls) / health = "
+            f"{medians[3]:.2f}; CP rates "
             f"{overall['CP rates']:.2f} ms (target <= 3 ms p50), "
             f"{overall['CP rates'] / overall['reporting health']:.1f}x reporting's health "
             f"(kept answers; computed each time: {overall['CP rates, computed']:.2f} ms)"

@@ -9,22 +9,31 @@ query parameters, no ORM session, no response model. Whatever a real list costs 
 is the platform's own; what this costs above ``/health/live`` is FastAPI's, SQLAlchemy's and
 the driver's, which no change to the services can take away.
 
+A second route, ``/floor/factories/driver``, does the same for an administrator (who sees every
+factory, so no row filter) with the database driver's own calls instead of SQLAlchemy's
+execution: the SQL written out, one trip to aiosqlite's thread (as the services' driver
+makes) or one asyncpg ``fetch``, rows turned into JSON by hand. It shows what leaving
+SQLAlchemy on a list's path would buy, and is not a way the services read.
+
 Only ``bench_requests`` starts it (uvicorn ``bench.floor_app:create_app --factory``), never
 the platform.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from functools import cache
+from typing import Annotated, Any
 
 import pydantic_core
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.assessment.access import Reader, factory_filter
 from services.assessment.models import Factory
 from services.assessment.settings import AssessmentSettings
 from services.common.app import create_service_app
+from services.common.auth import Access, Principal, Role
 from services.common.db import Database
 from services.common.pagination import select_rows
 from services.common.settings import AuthSettings
@@ -34,6 +43,7 @@ FLOOR_PATH = "/floor/factories"
 _PAGE_AND_ONE = 21
 
 router = APIRouter()
+Administrator = Annotated[Principal, Depends(Access(Role.ADMIN))]
 
 
 @cache
@@ -51,6 +61,37 @@ async def first_factories(request: Request, caller: Reader) -> Response:
         rows = (await connection.execute(first_rows)).all()
     page = {"items": [row._asdict() for row in rows[:20]], "next_cursor": None}
     return Response(pydantic_core.to_json(page), media_type="application/json")
+
+
+DRIVER_FLOOR_PATH = FLOOR_PATH + "/driver"
+_JSON_COLUMNS = ("export_markets", "buyer_brand_ids")
+_COLUMNS = [column.name for column in Factory.__table__.columns]  # type: ignore[attr-defined]
+_DRIVER_SQL = f"SELECT {', '.join(_COLUMNS)} FROM factory ORDER BY id LIMIT {_PAGE_AND_ONE}"
+
+
+@router.get(DRIVER_FLOOR_PATH)
+async def first_factories_by_driver(request: Request, caller: Administrator) -> Response:
+    database: Database = request.app.state.db
+    async with database.engine.connect() as connection:
+        pooled = await connection.get_raw_connection()
+        driver = pooled.driver_connection
+        if database.is_sqlite:
+            rows = await driver._execute(_sqlite_rows, driver._conn)  # one trip to its thread
+        else:
+            rows = await driver.fetch(_DRIVER_SQL)
+    items = []
+    for row in rows[:20]:
+        item = dict(zip(_COLUMNS, row, strict=True))
+        for name in _JSON_COLUMNS:  # text from SQLite; asyncpg decodes them (SQLAlchemy's codec)
+            if isinstance(item[name], str):
+                item[name] = pydantic_core.from_json(item[name])
+        items.append(item)
+    page = {"items": items, "next_cursor": None}
+    return Response(pydantic_core.to_json(page), media_type="application/json")
+
+
+def _sqlite_rows(connection: sqlite3.Connection) -> list[Any]:
+    return connection.execute(_DRIVER_SQL).fetchall()
 
 
 def create_app(

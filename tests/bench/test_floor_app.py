@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bench.floor_app import FLOOR_PATH, create_app
+from bench.floor_app import DRIVER_FLOOR_PATH, FLOOR_PATH, create_app
 from services.assessment.settings import AssessmentSettings
 from services.common.db import Database
 from tests.assessment.builders import ADMIN, new_factory
@@ -55,3 +55,18 @@ async def test_floor_refuses_a_request_without_a_token(floor_client: httpx.Async
     response = await floor_client.get(FLOOR_PATH)
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_driver_floor_answers_the_lists_first_page_to_an_administrator_only(
+    assessment_client: httpx.AsyncClient, floor_client: httpx.AsyncClient
+) -> None:
+    for number in range(22):
+        await new_factory(assessment_client, name=f"Factory {number:02d}", export_markets=["EU"])
+    listed = (await assessment_client.get("/v1/factories?limit=20", headers=ADMIN)).json()
+    floor = await floor_client.get(DRIVER_FLOOR_PATH, headers=ADMIN)
+    assert floor.status_code == 200
+    items = floor.json()["items"]
+    assert [f["id"] for f in items] == [f["id"] for f in listed["items"]]
+    assert items[0]["export_markets"] == ["EU"]
+    staff = await floor_client.get(DRIVER_FLOOR_PATH, headers=auth_header("staff"))
+    assert staff.status_code == 403
