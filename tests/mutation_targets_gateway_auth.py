@@ -55,6 +55,7 @@ TARGETS: tuple[Target, ...] = (
         (
             "tests/gateway/test_replicas.py",
             "tests/gateway/test_replicas_retry.py",
+            "tests/gateway/test_replicas_connect.py",
             "tests/gateway/test_replicas_http.py",
             "tests/gateway/test_upstream_concurrency.py",
             "tests/gateway/test_proxy_on_the_wire.py",

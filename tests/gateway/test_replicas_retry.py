@@ -93,19 +93,16 @@ class OneRequestPerConnection:
 def gateway(urls: list[str], **settings: Any) -> tuple[httpx.AsyncClient, Upstream]:
     """A gateway over these training replicas (no background health checks: only requests
     move replicas in and out here), and its training upstream to look into."""
-    app = create_app(
-        GatewaySettings(
-            training_url=",".join(urls),
-            retry_backoff_seconds=0,
-            health_check_interval_seconds=0,
-            # Dead ports refuse at once; a loaded CI machine may take seconds to accept.
-            connect_timeout_seconds=10.0,
-            rate_limit_per_minute=100_000,
-            rate_limit_burst=100_000,
-            **settings,
-        ),
-        TEST_AUTH,
-    )
+    chosen: dict[str, Any] = {
+        "retry_backoff_seconds": 0,
+        "health_check_interval_seconds": 0,
+        # Dead ports refuse at once; a loaded CI machine may take seconds to accept.
+        "connect_timeout_seconds": 10.0,
+        "rate_limit_per_minute": 100_000,
+        "rate_limit_burst": 100_000,
+        **settings,
+    }
+    app = create_app(GatewaySettings(training_url=",".join(urls), **chosen), TEST_AUTH)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
     return client, app.state.upstreams["training"]
 
