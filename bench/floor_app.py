@@ -4,10 +4,10 @@ The same kernel as the assessment service (``create_service_app``: its middlewar
 log, problem handlers, ``/health/live``) on the same database, with one route that does only
 what any list must: check the bearer token (``Reader``, as every list does), take a pooled
 connection, run one 21-row ``SELECT`` of the factories the caller may see (the list's own row
-filter), and write the rows as JSON. No
-query parameters, no ORM session, no response model. Whatever a real list costs above this
-is the platform's own; what this costs above ``/health/live`` is FastAPI's, SQLAlchemy's and
-the driver's, which no change to the services can take away.
+filter), and write the rows as JSON. No query parameters, no ORM session, no response model.
+Whatever a real list costs above this is the platform's own; what this costs above
+``/health/live`` is FastAPI's, SQLAlchemy's and the driver's, which no change to the services
+can take away.
 
 A second route, ``/floor/factories/driver``, does the same for an administrator (who sees every
 factory, so no row filter) with the database driver's own calls instead of SQLAlchemy's
@@ -39,8 +39,9 @@ from services.common.pagination import select_rows
 from services.common.settings import AuthSettings
 
 FLOOR_PATH = "/floor/factories"
-# A page of 20 and one more row, which tells a list whether there is a next page.
-_PAGE_AND_ONE = 21
+PAGE = 20  # the list's page in bench_requests (limit=20)
+# One more row than the page tells a list whether there is a next page.
+_PAGE_AND_ONE = PAGE + 1
 
 router = APIRouter()
 Administrator = Annotated[Principal, Depends(Access(Role.ADMIN))]
@@ -59,7 +60,7 @@ async def first_factories(request: Request, caller: Reader) -> Response:
     )
     async with _read_engine(request.app.state.db).connect() as connection:
         rows = (await connection.execute(first_rows)).all()
-    page = {"items": [row._asdict() for row in rows[:20]], "next_cursor": None}
+    page = {"items": [row._asdict() for row in rows[:PAGE]], "next_cursor": None}
     return Response(pydantic_core.to_json(page), media_type="application/json")
 
 
@@ -72,7 +73,7 @@ _DRIVER_SQL = f"SELECT {', '.join(_COLUMNS)} FROM factory ORDER BY id LIMIT {_PA
 @router.get(DRIVER_FLOOR_PATH)
 async def first_factories_by_driver(request: Request, caller: Administrator) -> Response:
     database: Database = request.app.state.db
-    async with database.engine.connect() as connection:
+    async with _read_engine(database).connect() as connection:
         pooled = await connection.get_raw_connection()
         driver = pooled.driver_connection
         if database.is_sqlite:
@@ -80,7 +81,7 @@ async def first_factories_by_driver(request: Request, caller: Administrator) -> 
         else:
             rows = await driver.fetch(_DRIVER_SQL)
     items = []
-    for row in rows[:20]:
+    for row in rows[:PAGE]:
         item = dict(zip(_COLUMNS, row, strict=True))
         for name in _JSON_COLUMNS:  # text from SQLite; asyncpg decodes them (SQLAlchemy's codec)
             if isinstance(item[name], str):
