@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.auth import (
     QUERY_CHECKED_BY_ACCESS,
@@ -59,6 +59,16 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
     finally:
         await sessions.aclose()
+
+
+async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A read-only Core connection, for a list of rows (``select_rows``): no ORM session."""
+    connections = request.scope["app"].state.db.read_connection()
+    try:
+        async for connection in connections:
+            yield connection
+    finally:
+        await connections.aclose()
 
 
 def create_service_app(

@@ -157,6 +157,8 @@ class Database:
         self.schema = schema
         self.engine = make_engine(url, schema, echo)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # The same pool, each connection taken with a reader's options (read_options).
+        self.read_engine = self.engine.execution_options(**self.read_options)
 
     @property
     def is_sqlite(self) -> bool:
@@ -183,6 +185,17 @@ class Database:
         async with self.sessionmaker() as session:
             await session.connection(execution_options=self.read_options)
             yield session
+
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for reads only, for routes that read rows, not objects: the same
+        snapshot as :meth:`read_session` without the ORM session around it. Inside a unit of
+        work it is the unit's connection, so a request reads its own uncommitted writes."""
+        unit = self._open_unit()
+        if unit is not None:
+            yield unit.connection
+            return
+        async with self.read_engine.connect() as connection:
+            yield connection
 
     @asynccontextmanager
     async def request_transaction(self) -> AsyncIterator[UnitOfWork]:

@@ -18,6 +18,9 @@ Which session to take:
   concurrent writers queue rather than fail; inside a keyed request (Idempotency-Key) it joins
   the request's unit of work (services/common/db.py) and its ``commit()`` is a savepoint's.
 - ``ReadSessionDep`` for a route that only reads: on SQLite it never waits for a writer.
+- ``ReadConnectionDep`` for a route that only reads rows, not ORM objects (a list of
+  ``select_rows``, services/common/pagination.py): the same snapshot, without the ORM session
+  (about a tenth of a short list's cost).
 
 A list's page is not an alias here: each list declares its own sort fields
 (``params: PageParams = Depends(FACTORY_SORTING.page_params)``, services/common/pagination.py).
@@ -28,9 +31,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.common.app import get_read_session, get_session
+from services.common.app import get_read_connection, get_read_session, get_session
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection)]

@@ -45,7 +45,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -253,7 +253,7 @@ def _storable(text: str) -> bool:
 
 
 async def paginate(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     stmt: Select[Any],
     order: Sorting | InstrumentedAttribute[Any],
     params: PageParams,
@@ -299,11 +299,16 @@ async def paginate(
     return rows, next_cursor
 
 
-async def _fetch(session: AsyncSession, stmt: Select[Any]) -> Sequence[Any]:
+async def _fetch(session: AsyncSession | AsyncConnection, stmt: Select[Any]) -> Sequence[Any]:
     """The objects of ``select(Model)``; the rows of ``select_rows(Model)``, executed on the
     session's connection: values for read models need none of the ORM's execution layer
     (``session.execute`` costs a third more, loading rows it only passes through)."""
     rows: Sequence[Any]
+    if isinstance(session, AsyncConnection):
+        if not stmt.get_execution_options().get(_ROWS):
+            raise TypeError("a Core connection reads rows: build the list with select_rows")
+        rows = (await session.execute(stmt)).all()
+        return rows
     if not stmt.get_execution_options().get(_ROWS):
         rows = (await session.execute(stmt)).scalars().all()
         return rows

@@ -55,22 +55,29 @@ async def add_note(database: Database, ident: str) -> None:
             await session.commit()
 
 
-async def read_notes(database: Database) -> list[str]:
-    async with aclosing(database.read_session()) as sessions:
-        async for session in sessions:
-            rows = await session.execute(select(Note.id).order_by(Note.id))  # type: ignore[arg-type]
+async def read_notes(database: Database, reader: str = "read_session") -> list[str]:
+    """The notes' ids, read through ``reader``: the ORM read session, or the Core read
+    connection that lists of rows take."""
+    async with aclosing(getattr(database, reader)()) as readers:
+        async for session_or_connection in readers:
+            stmt = select(Note.id).order_by(Note.id)  # type: ignore[arg-type]
+            rows = await session_or_connection.execute(stmt)
             return list(rows.scalars())
-    raise AssertionError("no session")
+    raise AssertionError("no reader")
+
+
+READERS = pytest.mark.parametrize("reader", ["read_session", "read_connection"])
 
 
 @sqlite_only
+@READERS
 async def test_a_sqlite_read_is_one_trip_to_the_thread(
-    notes_database: Database, thread_trips: list[str]
+    notes_database: Database, thread_trips: list[str], reader: str
 ) -> None:
     await add_note(notes_database, "note_1")
-    await read_notes(notes_database)  # the pool's connection is open now
+    await read_notes(notes_database, reader)  # the pool's connection is open now
     thread_trips.clear()
-    assert await read_notes(notes_database) == ["note_1"]
+    assert await read_notes(notes_database, reader) == ["note_1"]
     # The SELECT (executed and fetched in one call); BEGIN DEFERRED, the rollback that ends the
     # read, cursors and the pool's reset make none. The stock adapter made nine.
     assert thread_trips == ["run"], thread_trips
@@ -133,15 +140,16 @@ def server_transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 @postgresql_only
+@READERS
 async def test_a_postgresql_read_is_one_round_trip(
-    notes_database: Database, server_transactions: list[str]
+    notes_database: Database, server_transactions: list[str], reader: str
 ) -> None:
     """No BEGIN, no ROLLBACK, no ping of a connection in steady use: the SELECT alone."""
     await add_note(notes_database, "note_1")
-    await read_notes(notes_database)  # a pooled connection, recently used
+    await read_notes(notes_database, reader)  # a pooled connection, recently used
     server_transactions.clear()
     seen = statements_of(notes_database)
-    assert await read_notes(notes_database) == ["note_1"]
+    assert await read_notes(notes_database, reader) == ["note_1"]
     assert seen == ["SELECT"] and server_transactions == [], (seen, server_transactions)
     await add_note(notes_database, "note_2")  # a write still runs in a transaction
     assert server_transactions == ["BEGIN"]

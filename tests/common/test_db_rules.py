@@ -78,14 +78,19 @@ async def test_objects_stay_readable_after_commit(notes_database: Database) -> N
         assert note.text == "t"
 
 
+# Both ways to read: the ORM session, and the Core connection of lists of rows.
+READERS = pytest.mark.parametrize("reader", ["read_session", "read_connection"])
+
+
+@READERS
 async def test_a_read_outside_a_unit_does_not_wait_for_an_open_writer(
-    sqlite_database: Database,
+    sqlite_database: Database, reader: str
 ) -> None:
     """On SQLite a writer holds the one write lock from BEGIN; a reader must not queue."""
     async with sqlite_database.sessionmaker() as writer:
         writer.add(Note(id="note_1", text="t"))
         await writer.flush()  # holds the write lock, uncommitted
-        reads = sqlite_database.read_session()
+        reads = getattr(sqlite_database, reader)()
         reader = await asyncio.wait_for(anext(reads), SQLITE_BUSY_TIMEOUT_MS / 1000 / 3)
         seen = (await reader.execute(select(func.count()).select_from(Note))).scalar_one()
         await reads.aclose()
@@ -93,13 +98,16 @@ async def test_a_read_outside_a_unit_does_not_wait_for_an_open_writer(
         await writer.commit()
 
 
-async def test_a_read_inside_a_unit_sees_the_units_own_writes(notes_database: Database) -> None:
+@READERS
+async def test_a_read_inside_a_unit_sees_the_units_own_writes(
+    notes_database: Database, reader: str
+) -> None:
     async with notes_database.request_transaction() as unit:
         async for session in notes_database.session():
             session.add(Note(id="note_1", text="t"))
             await session.commit()  # the savepoint only
-        async for reader in notes_database.read_session():
-            seen = (await reader.execute(select(func.count()).select_from(Note))).scalar_one()
+        async for read in getattr(notes_database, reader)():
+            seen = (await read.execute(select(func.count()).select_from(Note))).scalar_one()
         await unit.rollback()
     assert seen == 1
     assert await count(notes_database) == 0

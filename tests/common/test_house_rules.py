@@ -84,6 +84,7 @@ OFF_STYLE = {
     "ANY_USER": "an audience spelled in the router, not taken from the service's access.py",
     "get_session": "Depends(get_session) instead of SessionDep",
     "get_read_session": "Depends(get_read_session) instead of ReadSessionDep",
+    "get_read_connection": "Depends(get_read_connection) instead of ReadConnectionDep",
     "model_validate": "a row turned into an answer in the router instead of XRead.of(row)",
     "to_read": "a second row-to-answer idiom instead of XRead.of(row)",
 }

@@ -26,18 +26,25 @@ async def notes(notes_database: Database) -> Database:
     return notes_database
 
 
-async def walk(database: Database, rows: bool, sort: str | None) -> list[Any]:
-    """Every page of the list, as (values of each row, next cursor, total) per page."""
+async def walk(
+    database: Database, rows: bool, sort: str | None, *, on_connection: bool = False
+) -> list[Any]:
+    """Every page of the list, as (values of each row, next cursor, total) per page; rows on
+    the Core read connection too (``on_connection``), as the lists of rows read them."""
     pages: list[Any] = []
     cursor = None
     while True:
-        async with database.sessionmaker() as session:
-            params = PageParams(limit=4, cursor=cursor, sort=sort, include_total=True)
-            stmt = select_rows(Note) if rows else select(Note)
-            page, cursor = await paginate(session, stmt.where(Note.text != "zeta"), SORTING, params)  # type: ignore[arg-type]
-            assert all(isinstance(item, Row) is rows for item in page)
-            values = [tuple(getattr(item, name) for name in COLUMNS) for item in page]
-            pages.append((values, cursor, params.total))
+        params = PageParams(limit=4, cursor=cursor, sort=sort, include_total=True)
+        stmt = (select_rows(Note) if rows else select(Note)).where(Note.text != "zeta")  # type: ignore[arg-type]
+        if on_connection:
+            async for connection in database.read_connection():
+                page, cursor = await paginate(connection, stmt, SORTING, params)
+        else:
+            async with database.sessionmaker() as session:
+                page, cursor = await paginate(session, stmt, SORTING, params)
+        assert all(isinstance(item, Row) is rows for item in page)
+        values = [tuple(getattr(item, name) for name in COLUMNS) for item in page]
+        pages.append((values, cursor, params.total))
         if cursor is None:
             return pages
 
@@ -46,7 +53,16 @@ async def walk(database: Database, rows: bool, sort: str | None) -> list[Any]:
 async def test_rows_page_exactly_as_objects(notes: Database, sort: str | None) -> None:
     as_rows = await walk(notes, True, sort)
     assert as_rows == await walk(notes, False, sort)
+    assert as_rows == await walk(notes, True, sort, on_connection=True)
     assert len(as_rows) == 3 and as_rows[0][2] == 11  # 4 + 4 + 3, every page counted
+
+
+async def test_a_read_connection_pages_rows_only(notes: Database) -> None:
+    """Objects need the ORM session: asked of a bare connection, a list of objects is a
+    programming error at once, not Core rows where the router expects objects."""
+    async for connection in notes.read_connection():
+        with pytest.raises(TypeError, match="select_rows"):
+            await paginate(connection, select(Note), SORTING, PageParams(limit=5, cursor=None))
 
 
 async def test_rows_are_not_kept_by_the_session(notes: Database) -> None:

@@ -15,7 +15,7 @@ from services.assessment.assessments.schemas import (
     TransitionRequest,
 )
 from services.assessment.assessments.state_machine import Status
-from services.common.deps import ReadSessionDep, SessionDep
+from services.common.deps import ReadConnectionDep, ReadSessionDep, SessionDep
 from services.common.etag import etag_for, if_match_exempt, require_if_match
 from services.common.pagination import Page, PageParams, page_response
 
@@ -40,7 +40,7 @@ async def create_assessment(
 @router.get("", response_model=ASSESSMENT_PAGE, summary="List assessments")
 async def list_assessments(
     caller: Reader,
-    session: ReadSessionDep,
+    connection: ReadConnectionDep,
     factory_id: str | None = Query(None, max_length=40),
     status: Status | None = None,
     cycle: int | None = Query(None, ge=1, le=50),
@@ -53,7 +53,7 @@ async def list_assessments(
     the published ones of the factories that share with it, staff limited to a country that
     country's."""
     rows, next_cursor = await service.list_assessments(
-        session,
+        connection,
         params,
         caller,
         factory_id=factory_id,

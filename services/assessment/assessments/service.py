@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import BindParameter, Row, Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from services.assessment.access import assessment_filter, catalog_visible, hidden
@@ -350,7 +350,7 @@ async def create_revision(
 
 
 async def list_assessments(
-    session: AsyncSession,
+    connection: AsyncConnection,
     params: PageParams,
     principal: Principal,
     *,
@@ -381,7 +381,7 @@ async def list_assessments(
         stmt = stmt.where(col(Assessment.visit_start) >= visit_from)
     if visit_to is not None:
         stmt = stmt.where(col(Assessment.visit_start) <= visit_to)
-    rows, next_cursor = await paginate(session, stmt, ASSESSMENT_SORTING, params)
+    rows, next_cursor = await paginate(connection, stmt, ASSESSMENT_SORTING, params)
     return list(rows), next_cursor
 
 

@@ -10,7 +10,7 @@ from services.assessment.factories.schemas import (
     FactoryUpdate,
     ParticipationStatus,
 )
-from services.common.deps import ReadSessionDep, SessionDep
+from services.common.deps import ReadConnectionDep, ReadSessionDep, SessionDep
 from services.common.etag import etag_for, require_if_match
 from services.common.pagination import Page, PageParams, page_response
 from services.common.text_filters import free_text_query, prefix_query
@@ -35,7 +35,7 @@ async def create_factory(
 @router.get("", response_model=FACTORY_PAGE, summary="Search factories")
 async def list_factories(
     caller: Reader,
-    session: ReadSessionDep,
+    connection: ReadConnectionDep,
     country: str | None = Query(None, pattern=r"^[A-Z]{2}$"),
     region: str | None = free_text_query(max_length=120),
     status: ParticipationStatus | None = Query(None, description="Participation status."),
@@ -46,7 +46,7 @@ async def list_factories(
     factory token its own factory, a brand token those that share their data with it.
     `name_prefix` matches the English, Uzbek or Russian name."""
     rows, next_cursor = await service.list_factories(
-        session,
+        connection,
         params,
         caller,
         country=country,

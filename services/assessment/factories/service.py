@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from services.assessment.access import factory_filter, hidden, require_country
@@ -136,7 +136,7 @@ async def update_factory(
 
 
 async def list_factories(
-    session: AsyncSession,
+    connection: AsyncConnection,
     params: PageParams,
     principal: Principal,
     *,
@@ -158,5 +158,5 @@ async def list_factories(
         stmt = stmt.where(
             text_starts_with(name_prefix, Factory.name, Factory.name_uz, Factory.name_ru)
         )
-    rows, next_cursor = await paginate(session, stmt, FACTORY_SORTING, params)
+    rows, next_cursor = await paginate(connection, stmt, FACTORY_SORTING, params)
     return list(rows), next_cursor

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from services.common.deps import ReadSessionDep, SessionDep
+from services.common.deps import ReadConnectionDep, ReadSessionDep, SessionDep
 from services.common.etag import etag_for, require_if_match
 from services.common.pagination import Page, PageParams, page_response
 from services.training.access import CatalogueReader, Writer
@@ -30,13 +30,13 @@ async def create_course(
 @router.get("", response_model=COURSE_PAGE, summary="The course catalogue")
 async def list_courses(
     caller: CatalogueReader,
-    session: ReadSessionDep,
+    connection: ReadConnectionDep,
     topic: Topic | None = None,
     params: PageParams = Depends(service.COURSE_SORTING.page_params),
 ) -> Response:
     """The course catalogue, open to every signed-in caller, brands included: what Better Work
     offers is no secret; who took part is."""
-    rows, next_cursor = await service.list_courses(session, params, topic=topic)
+    rows, next_cursor = await service.list_courses(connection, params, topic=topic)
     items = [CourseRead.fields_of(r) for r in rows]
     return page_response(COURSE_PAGE, items, next_cursor, params.total)
 

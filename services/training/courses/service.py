@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from services.common.etag import stale_write_guard
@@ -89,11 +89,11 @@ async def update_course(session: AsyncSession, course: Course, data: CourseUpdat
 
 
 async def list_courses(
-    session: AsyncSession, params: PageParams, *, topic: str | None = None
+    connection: AsyncConnection, params: PageParams, *, topic: str | None = None
 ) -> tuple[list[Row[Any]], str | None]:
     """A page of the catalogue as rows of the table (the list answers read models only)."""
     stmt = select_rows(Course)
     if topic:
         stmt = stmt.where(col(Course.topic) == topic)
-    rows, next_cursor = await paginate(session, stmt, COURSE_SORTING, params)
+    rows, next_cursor = await paginate(connection, stmt, COURSE_SORTING, params)
     return list(rows), next_cursor
