@@ -22,12 +22,10 @@ the platform.
 from __future__ import annotations
 
 import sqlite3
-from functools import cache
 from typing import Annotated, Any
 
 import pydantic_core
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.assessment.access import Reader, factory_filter
 from services.assessment.models import Factory
@@ -47,18 +45,12 @@ router = APIRouter()
 Administrator = Annotated[Principal, Depends(Access(Role.ADMIN))]
 
 
-@cache
-def _read_engine(database: Database) -> AsyncEngine:
-    """The database's engine with a read session's connection options, made once."""
-    return database.engine.execution_options(**database.read_options)
-
-
 @router.get(FLOOR_PATH)
 async def first_factories(request: Request, caller: Reader) -> Response:
     first_rows = (
         select_rows(Factory).where(factory_filter(caller)).order_by(Factory.id).limit(_PAGE_AND_ONE)
     )
-    async with _read_engine(request.app.state.db).connect() as connection:
+    async with request.app.state.db.read_engine.connect() as connection:
         rows = (await connection.execute(first_rows)).all()
     page = {"items": [row._asdict() for row in rows[:PAGE]], "next_cursor": None}
     return Response(pydantic_core.to_json(page), media_type="application/json")
@@ -73,7 +65,7 @@ _DRIVER_SQL = f"SELECT {', '.join(_COLUMNS)} FROM factory ORDER BY id LIMIT {_PA
 @router.get(DRIVER_FLOOR_PATH)
 async def first_factories_by_driver(request: Request, caller: Administrator) -> Response:
     database: Database = request.app.state.db
-    async with _read_engine(database).connect() as connection:
+    async with database.read_engine.connect() as connection:
         pooled = await connection.get_raw_connection()
         driver = pooled.driver_connection
         if database.is_sqlite:
